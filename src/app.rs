@@ -1,0 +1,123 @@
+//! Wiring for `pluralmatrix run`: database, homeserver client, HTTP intake, start-up, the
+//! journal worker, and a clean shutdown on SIGINT/SIGTERM.
+
+use std::{sync::Arc, time::Duration};
+
+use ruma::UserId;
+use tokio::sync::{Notify, watch};
+use tracing::{error, info, warn};
+
+use crate::{
+    bridge::{Bridge, BridgeSettings},
+    config::Config,
+    db::Db,
+    homeserver::Homeserver,
+    server::{self, IntakeState},
+    worker::Worker,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+    #[error(transparent)]
+    Homeserver(#[from] crate::homeserver::HsError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: String, source: std::io::Error },
+    #[error(transparent)]
+    Startup(#[from] crate::bridge::StartupError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub async fn run(config: Config) -> Result<(), RunError> {
+    let db = Db::connect(&config.database.url).await?;
+    let mut hs = Homeserver::new(&config.homeserver.url, &config.appservice.as_token)?;
+    let bot = UserId::parse(config.bot_user_id()).map_err(|e| RunError::Invalid(format!("bot user ID: {e}")))?;
+    let settings = BridgeSettings {
+        appservice_id: config.appservice.id.clone(),
+        bot,
+        domain: config.homeserver.domain.clone(),
+        ghost_prefix: config.appservice.ghost_prefix.clone(),
+        command_prefix: config.commands.prefix.clone(),
+        latch_timeout_ms: i64::from(config.proxy.latch_timeout_minutes) * 60 * 1000,
+    };
+    if config.encryption.enabled {
+        info!("encrypted rooms are not handled yet by this version; messages there are left alone");
+    }
+
+    // Listen first: the homeserver may push transactions (and answers our ping) right away.
+    let listener = tokio::net::TcpListener::bind(&config.appservice.listen)
+        .await
+        .map_err(|source| RunError::Listen { addr: config.appservice.listen.clone(), source })?;
+    info!(addr = %config.appservice.listen, "listening for the homeserver");
+    let wake = Arc::new(Notify::new());
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let intake_bridge = Bridge::new(db.clone(), hs.clone(), settings.clone());
+    let state = Arc::new(IntakeState {
+        db: db.clone(),
+        hs_token: config.appservice.hs_token.clone(),
+        wake: wake.clone(),
+        bridge: intake_bridge,
+    });
+    let app = server::router(state, config.appservice.max_body_bytes);
+    let mut server_stop = stop_rx.clone();
+    let server = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = server_stop.wait_for(|stop| *stop).await;
+        };
+        axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    });
+
+    if let Err(e) = hs.discover_versions().await {
+        warn!(error = %e, "could not read the homeserver's versions; assuming v1.11");
+    }
+    let bridge = Bridge::new(db.clone(), hs, settings);
+    let signals = tokio::spawn(wait_for_signal());
+
+    tokio::select! {
+        result = bridge.startup() => result?,
+        _ = wait_for_signal() => {
+            let _ = stop_tx.send(true);
+            return Ok(());
+        }
+    }
+    info!("ready");
+    let worker = tokio::spawn(Worker::new(db, bridge, wake).run(stop_rx));
+
+    let _ = signals.await;
+    info!("shutting down");
+    let _ = stop_tx.send(true);
+    if tokio::time::timeout(Duration::from_secs(20), worker).await.is_err() {
+        warn!("the worker did not finish in 20 s; unfinished work resumes at the next start");
+    }
+    match tokio::time::timeout(Duration::from_secs(5), server).await {
+        Ok(Ok(Err(e))) => error!(error = %e, "HTTP server error"),
+        Err(_) => warn!("HTTP server did not stop in 5 s"),
+        _ => {}
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

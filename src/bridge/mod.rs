@@ -1,0 +1,116 @@
+//! The bridge: what the daemon does with each room event taken from the journal. It routes
+//! events to membership handling, commands and proxying, and owns loop prevention (the bot
+//! and ghosts never trigger anything).
+
+mod commands;
+mod ghosts;
+mod membership;
+mod proxy;
+mod outbox;
+mod startup;
+
+use ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, UserId};
+use serde::Deserialize;
+use serde_json::Value;
+use tracing::debug;
+
+use crate::{
+    core::{ids::parse_ghost_localpart, message::Content},
+    db::{Db, DbError},
+    homeserver::{Homeserver, HsError},
+};
+
+pub use startup::StartupError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Homeserver(#[from] HsError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub type BridgeResult<T> = Result<T, BridgeError>;
+
+/// Settings the bridge needs, taken from the config.
+#[derive(Debug, Clone)]
+pub struct BridgeSettings {
+    pub appservice_id: String,
+    pub bot: OwnedUserId,
+    pub domain: String,
+    pub ghost_prefix: String,
+    pub command_prefix: String,
+    /// 0 = a latch never expires.
+    pub latch_timeout_ms: i64,
+}
+
+/// A room event as delivered in a transaction (the fields the bridge reads).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RoomEvent {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub room_id: OwnedRoomId,
+    pub sender: OwnedUserId,
+    pub event_id: OwnedEventId,
+    #[serde(default)]
+    pub content: Content,
+    #[serde(default)]
+    pub state_key: Option<String>,
+    #[serde(default)]
+    pub unsigned: Content,
+}
+
+#[derive(Debug, Clone)]
+pub struct Bridge {
+    db: Db,
+    hs: Homeserver,
+    settings: BridgeSettings,
+}
+
+impl Bridge {
+    pub fn new(db: Db, hs: Homeserver, settings: BridgeSettings) -> Self {
+        Self { db, hs, settings }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn settings(&self) -> &BridgeSettings {
+        &self.settings
+    }
+
+    /// Whether `user` is one of ours (the bot or anything in the ghost namespace).
+    pub fn is_ours(&self, user: &UserId) -> bool {
+        user == self.settings.bot
+            || (user.server_name().as_str() == self.settings.domain
+                && user.localpart().starts_with(&self.settings.ghost_prefix))
+    }
+
+    /// `(system slug, member slug)` if `user` is a well-formed ghost ID of this bridge.
+    pub fn ghost_slugs<'u>(&self, user: &'u UserId) -> Option<(&'u str, &'u str)> {
+        if user.server_name().as_str() != self.settings.domain {
+            return None;
+        }
+        parse_ghost_localpart(&self.settings.ghost_prefix, user.localpart())
+    }
+
+    /// Handles one room event. Errors are the caller's to record; they never reach the
+    /// homeserver's transaction response.
+    pub async fn handle_event(&self, raw: &Value) -> BridgeResult<()> {
+        let event: RoomEvent = match serde_json::from_value(raw.clone()) {
+            Ok(e) => e,
+            Err(e) => {
+                debug!(error = %e, "skipping an event without the usual room-event fields");
+                return Ok(());
+            }
+        };
+        match event.kind.as_str() {
+            "m.room.member" => self.on_membership(&event).await,
+            "m.room.message" if !self.is_ours(&event.sender) => self.on_message(&event).await,
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! The pure core: everything that decides, nothing that does I/O. The edge (HTTP, database,
+//! homeserver, crypto) calls into these modules; they never call out.
+
+pub mod autoproxy;
+pub mod command;
+pub mod html;
+pub mod ids;
+pub mod message;
+pub mod replies;
+pub mod slug;
+pub mod tags;

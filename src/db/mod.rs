@@ -1,0 +1,90 @@
+//! The daemon's own database (sqlx; SQLite in WAL mode today). Migrations are embedded and
+//! run on connect. Each submodule owns the queries of one concern.
+
+mod ghosts;
+mod journal;
+mod messages;
+mod systems;
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+pub use ghosts::Ghost;
+pub use journal::JournalEntry;
+pub use messages::ProxiedMessage;
+pub use systems::{Member, System};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("database: {0}")]
+    Invalid(String),
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: SqlitePool,
+}
+
+impl Db {
+    /// Opens (creating if needed) the database at `url` and brings its schema up to date.
+    pub async fn connect(url: &str) -> DbResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a transaction we acknowledged to the homeserver survives a power cut too.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        if let Some(dir) = options.get_filename().parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)?;
+            }
+        }
+        // An in-memory database exists once per connection: keep exactly one.
+        let in_memory = url.contains(":memory:");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(if in_memory { 1 } else { 4 })
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Deletes what is no longer needed: processed journal bodies and old event IDs.
+    pub async fn prune(&self, now: i64) -> DbResult<()> {
+        const DAY: i64 = 24 * 60 * 60 * 1000;
+        sqlx::query("DELETE FROM journal WHERE processed_at IS NOT NULL AND processed_at < $1")
+            .bind(now - 7 * DAY)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM processed_events WHERE processed_at < $1").bind(now - 30 * DAY).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM pending_confirmations WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) async fn test_db() -> Db {
+    Db::connect("sqlite::memory:").await.expect("in-memory database")
+}

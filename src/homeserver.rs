@@ -1,0 +1,276 @@
+//! The homeserver client: ruma request types over reqwest, sent as the appservice and
+//! masquerading as the bot or a ghost (`?user_id=`), with retries: 429 `retry_after_ms` is
+//! honoured, 5xx and connection errors back off with jitter, everything else fails at once.
+
+use std::{borrow::Cow, time::Duration};
+
+use ruma::{
+    UserId,
+    api::{
+        AppserviceUserIdentity, IncomingResponse, MatrixVersion, OutgoingRequestAppserviceExt, SupportedVersions,
+        auth_scheme::{AuthScheme, SendAccessToken},
+        path_builder::{PathBuilder, SinglePath, VersionHistory},
+    },
+};
+use tracing::{debug, warn};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HsError {
+    #[error("homeserver answered {status} {errcode}: {message}")]
+    Matrix { status: u16, errcode: String, message: String, retry_after_ms: Option<u64> },
+    #[error("cannot reach the homeserver: {0}")]
+    Transport(String),
+    #[error("could not build the request: {0}")]
+    Build(String),
+    #[error("unexpected response from the homeserver: {0}")]
+    Response(String),
+}
+
+impl HsError {
+    pub fn errcode(&self) -> Option<&str> {
+        match self {
+            HsError::Matrix { errcode, .. } => Some(errcode),
+            _ => None,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            HsError::Matrix { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Whether trying again later could succeed (rate limits, server errors, no connection).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            HsError::Matrix { status, .. } => *status == 429 || *status >= 500,
+            HsError::Transport(_) => true,
+            HsError::Build(_) | HsError::Response(_) => false,
+        }
+    }
+
+    pub fn is_forbidden(&self) -> bool {
+        self.status() == Some(403) || self.errcode() == Some("M_FORBIDDEN")
+    }
+}
+
+/// How hard to try before giving up on a transient error.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        // 10 attempts: 0.25 + 0.5 + 1 + 2 + 4 + 8 + 16 + 30 + 30 s ≈ 1.5 minutes of trying.
+        Self { max_attempts: 10, base_delay: Duration::from_millis(250), max_delay: Duration::from_secs(30) }
+    }
+}
+
+impl RetryPolicy {
+    /// Exponential delay for attempt `n` (1-based), with ±50 % jitter.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self.base_delay.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let capped = exp.min(self.max_delay);
+        let jitter: f64 = 0.5 + rand::random::<f64>();
+        capped.mul_f64(jitter).min(self.max_delay)
+    }
+}
+
+/// The input a path builder needs; lets one `send` serve every endpoint.
+pub trait PathInput: PathBuilder {
+    fn input(versions: &SupportedVersions) -> Self::Input<'_>;
+}
+
+impl PathInput for VersionHistory {
+    fn input(versions: &SupportedVersions) -> Cow<'_, SupportedVersions> {
+        Cow::Borrowed(versions)
+    }
+}
+
+impl PathInput for SinglePath {
+    fn input(_: &SupportedVersions) {}
+}
+
+#[derive(Clone)]
+pub struct Homeserver {
+    http: reqwest::Client,
+    base_url: String,
+    as_token: String,
+    versions: SupportedVersions,
+    retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for Homeserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Homeserver").field("base_url", &self.base_url).finish_non_exhaustive()
+    }
+}
+
+/// Versions assumed until the homeserver tells us its own.
+fn default_versions() -> SupportedVersions {
+    SupportedVersions {
+        versions: [MatrixVersion::V1_1, MatrixVersion::V1_11].into(),
+        features: Default::default(),
+    }
+}
+
+impl Homeserver {
+    pub fn new(base_url: &str, as_token: &str) -> Result<Self, HsError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(90))
+            .user_agent(concat!("pluralmatrix/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| HsError::Build(e.to_string()))?;
+        Ok(Self {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            as_token: as_token.to_owned(),
+            versions: default_versions(),
+            retry: RetryPolicy::default(),
+        })
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Asks the homeserver which spec versions it speaks (so new endpoints pick the right path).
+    pub async fn discover_versions(&mut self) -> Result<(), HsError> {
+        let url = format!("{}/_matrix/client/versions", self.base_url);
+        let response = self.with_retries("GET /_matrix/client/versions", || async {
+            let resp = self.http.get(&url).send().await.map_err(|e| HsError::Transport(e.to_string()))?;
+            into_http_response(resp).await
+        });
+        let http = response.await?;
+        let parsed = ruma::api::client::discovery::get_supported_versions::Response::try_from_http_response(http)
+            .map_err(|e| HsError::Response(e.to_string()))?;
+        let mut versions = parsed.as_supported_versions();
+        if versions.versions.is_empty() {
+            versions = default_versions();
+        }
+        self.versions = versions;
+        Ok(())
+    }
+
+    /// Sends `request` as the appservice; as `user` when given (identity assertion).
+    pub async fn send<R>(&self, request: R, user: Option<&UserId>) -> Result<R::IncomingResponse, HsError>
+    where
+        R: OutgoingRequestAppserviceExt,
+        for<'a> R::Authentication: AuthScheme<Input<'a> = SendAccessToken<'a>>,
+        R::PathBuilder: PathInput,
+    {
+        let label = format!("{} {}", R::METHOD, R::PATH_BUILDER.select_path(<R::PathBuilder as PathInput>::input(&self.versions)).unwrap_or("?"));
+        let http = self
+            .with_retries(&label, || async {
+                let identity = user.map(AppserviceUserIdentity::new).unwrap_or_default();
+                let req: http::Request<Vec<u8>> = request
+                    .clone()
+                    .try_into_http_request_with_identity(
+                        &self.base_url,
+                        SendAccessToken::Always(&self.as_token),
+                        identity,
+                        <R::PathBuilder as PathInput>::input(&self.versions),
+                    )
+                    .map_err(|e| HsError::Build(e.to_string()))?;
+                let req = reqwest::Request::try_from(req).map_err(|e| HsError::Build(e.to_string()))?;
+                let resp = self.http.execute(req).await.map_err(|e| HsError::Transport(e.to_string()))?;
+                into_http_response(resp).await
+            })
+            .await?;
+        R::IncomingResponse::try_from_http_response(http).map_err(|e| HsError::Response(format!("{label}: {e}")))
+    }
+
+    /// Runs `attempt` until it succeeds, fails permanently, or the retry budget is spent.
+    async fn with_retries<F, Fut>(&self, label: &str, mut attempt: F) -> Result<http::Response<Vec<u8>>, HsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<http::Response<Vec<u8>>, HsError>>,
+    {
+        let mut n = 0;
+        loop {
+            n += 1;
+            let err = match attempt().await {
+                Ok(resp) => return Ok(resp),
+                Err(e) => e,
+            };
+            if !err.is_transient() || n >= self.retry.max_attempts {
+                return Err(err);
+            }
+            let delay = match &err {
+                HsError::Matrix { retry_after_ms: Some(ms), .. } => Duration::from_millis(*ms).min(Duration::from_secs(300)),
+                _ => self.retry.backoff(n),
+            };
+            if n >= 3 {
+                warn!(request = label, attempt = n, delay_ms = delay.as_millis() as u64, error = %err, "homeserver request failed; retrying");
+            } else {
+                debug!(request = label, attempt = n, delay_ms = delay.as_millis() as u64, error = %err, "retrying");
+            }
+            tokio::time::sleep(delay).await;
+        }
+    }
+}
+
+/// Reads a reqwest response; non-2xx becomes [`HsError::Matrix`].
+async fn into_http_response(resp: reqwest::Response) -> Result<http::Response<Vec<u8>>, HsError> {
+    let status = resp.status();
+    let retry_after_header = resp
+        .headers()
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(|s| s * 1000);
+    let headers = resp.headers().clone();
+    let body = resp.bytes().await.map_err(|e| HsError::Transport(e.to_string()))?.to_vec();
+    if !status.is_success() {
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let text = |k: &str| json.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        return Err(HsError::Matrix {
+            status: status.as_u16(),
+            errcode: text("errcode").unwrap_or_else(|| "M_UNKNOWN".to_owned()),
+            message: text("error").unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect()),
+            retry_after_ms: json.get("retry_after_ms").and_then(|v| v.as_u64()).or(retry_after_header),
+        });
+    }
+    let mut builder = http::Response::builder().status(status);
+    if let Some(h) = builder.headers_mut() {
+        *h = headers;
+    }
+    builder.body(body).map_err(|e| HsError::Response(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = RetryPolicy::default();
+        for n in 1..20 {
+            let d = p.backoff(n);
+            assert!(d <= p.max_delay, "attempt {n}: {d:?}");
+            let nominal = p.base_delay.saturating_mul(1 << (n - 1).min(16)).min(p.max_delay);
+            assert!(d >= nominal / 2, "attempt {n}: {d:?} < half of {nominal:?}");
+        }
+    }
+
+    #[test]
+    fn transient_errors() {
+        let m = |status| HsError::Matrix { status, errcode: "X".into(), message: String::new(), retry_after_ms: None };
+        assert!(m(429).is_transient());
+        assert!(m(502).is_transient());
+        assert!(!m(403).is_transient());
+        assert!(!m(400).is_transient());
+        assert!(HsError::Transport("refused".into()).is_transient());
+        assert!(m(403).is_forbidden());
+    }
+}

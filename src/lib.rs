@@ -1,0 +1,15 @@
+//! pluralmatrix: a Matrix application service for plural systems. Members of a system get
+//! their own Matrix accounts ("ghosts"); a message that matches a member's proxy tag is
+//! re-sent by that member's ghost, and the original is removed.
+//!
+//! `core` is pure logic; everything else is the edge that talks to the world.
+
+pub mod app;
+pub mod bridge;
+pub mod config;
+pub mod core;
+pub mod db;
+pub mod homeserver;
+pub mod registration;
+pub mod server;
+pub mod worker;

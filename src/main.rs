@@ -1,0 +1,111 @@
+//! The `pluralmatrix` binary: command line, logging, exit codes (0 ok, 2 bad config or
+//! usage, 1 anything else), one-line errors.
+
+use std::{io::Write, path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+use pluralmatrix::{
+    config,
+    registration,
+};
+
+#[derive(Debug, Parser)]
+#[command(name = "pluralmatrix", version, about = "A Matrix application service for plural systems")]
+struct Cli {
+    /// Config file [default: $PLURALMATRIX_CONFIG, then ./config.toml]
+    #[arg(short, long, global = true, env = "PLURALMATRIX_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run the daemon (the default)
+    Run,
+    /// Write the appservice registration for the homeserver (fills in missing tokens first)
+    GenerateRegistration {
+        /// Write here instead of standard output
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Validate the config and print the effective values (secrets masked)
+    CheckConfig,
+}
+
+/// An error and the exit code it maps to.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+fn bad_config(e: impl std::fmt::Display) -> Failure {
+    Failure { code: 2, message: e.to_string() }
+}
+
+fn other(e: impl std::fmt::Display) -> Failure {
+    Failure { code: 1, message: e.to_string() }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let path = config::config_path(cli.config);
+    let result = match cli.command.unwrap_or(Cmd::Run) {
+        Cmd::Run => run(&path),
+        Cmd::GenerateRegistration { output } => generate_registration(&path, output),
+        Cmd::CheckConfig => check_config(&path),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            let one_line = f.message.replace('\n', " ");
+            let _ = writeln!(std::io::stderr(), "pluralmatrix: {one_line}");
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn check_config(path: &std::path::Path) -> Result<(), Failure> {
+    let loaded = config::load(path, true).map_err(bad_config)?;
+    print!("# {} is valid. Effective configuration:\n{}", loaded.path.display(), loaded.config.masked_toml());
+    Ok(())
+}
+
+fn generate_registration(path: &std::path::Path, output: Option<PathBuf>) -> Result<(), Failure> {
+    let mut loaded = config::load(path, false).map_err(bad_config)?;
+    if registration::fill_missing_tokens(&loaded.path, &mut loaded.config).map_err(other)? {
+        eprintln!("pluralmatrix: generated new tokens and wrote them to {}", loaded.path.display());
+    }
+    let yaml = registration::registration_yaml(&loaded.config).map_err(other)?;
+    match output {
+        None => print!("{yaml}"),
+        Some(out) => write_private(&out, &yaml).map_err(|e| other(format!("cannot write {}: {e}", out.display())))?,
+    }
+    Ok(())
+}
+
+/// Writes a file only the owner can read (it holds tokens).
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(text.as_bytes())
+}
+
+fn run(path: &std::path::Path) -> Result<(), Failure> {
+    let loaded = config::load(path, true).map_err(bad_config)?;
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(other)?;
+    runtime.block_on(pluralmatrix::app::run(loaded.config)).map_err(other)
+}
+
+fn init_logging() {
+    use tracing_subscriber::{EnvFilter, fmt};
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn"));
+    fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
+}
+

@@ -1,0 +1,148 @@
+//! The appservice HTTP API the homeserver calls (axum): transactions are authenticated,
+//! checked for shape, committed to the journal, and only then acknowledged. User queries say
+//! yes only for ghosts of members that exist.
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{DefaultBodyLimit, Path, Query, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post, put},
+};
+use ruma::UserId;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+use tokio::sync::Notify;
+use tracing::{debug, error, warn};
+
+use crate::{
+    bridge::Bridge,
+    db::{Db, now_ms},
+};
+
+pub struct IntakeState {
+    pub db: Db,
+    pub hs_token: String,
+    /// Woken after each new transaction is stored.
+    pub wake: Arc<Notify>,
+    pub bridge: Bridge,
+}
+
+fn matrix_error(status: StatusCode, errcode: &str, message: &str) -> Response {
+    (status, Json(json!({"errcode": errcode, "error": message}))).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenQuery {
+    access_token: Option<String>,
+}
+
+/// Checks the homeserver's token (header, or the legacy `access_token` query parameter).
+fn authorize(state: &IntakeState, headers: &HeaderMap, query: &TokenQuery) -> Result<(), Response> {
+    let from_header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let Some(token) = from_header.or(query.access_token.as_deref()) else {
+        return Err(matrix_error(StatusCode::UNAUTHORIZED, "M_MISSING_TOKEN", "Missing access token"));
+    };
+    if bool::from(token.as_bytes().ct_eq(state.hs_token.as_bytes())) {
+        Ok(())
+    } else {
+        warn!("rejected a request with a wrong hs_token");
+        Err(matrix_error(StatusCode::FORBIDDEN, "M_FORBIDDEN", "Invalid access token"))
+    }
+}
+
+pub fn router(state: Arc<IntakeState>, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/_matrix/app/v1/transactions/{txn_id}", put(transaction))
+        .route("/transactions/{txn_id}", put(transaction))
+        .route("/_matrix/app/v1/users/{user_id}", get(user_query))
+        .route("/users/{user_id}", get(user_query))
+        .route("/_matrix/app/v1/rooms/{alias}", get(room_query))
+        .route("/rooms/{alias}", get(room_query))
+        .route("/_matrix/app/v1/ping", post(ping))
+        .route("/health", get(|| async { "ok" }))
+        .fallback(|| async { matrix_error(StatusCode::NOT_FOUND, "M_UNRECOGNIZED", "Unrecognized request") })
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+async fn transaction(
+    State(state): State<Arc<IntakeState>>,
+    Path(txn_id): Path<String>,
+    Query(query): Query<TokenQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(resp) = authorize(&state, &headers, &query) {
+        return resp;
+    }
+    let parsed: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(_) => return matrix_error(StatusCode::BAD_REQUEST, "M_NOT_JSON", "Content not JSON."),
+    };
+    let well_formed = parsed.as_object().is_some_and(|o| o.get("events").is_none_or(Value::is_array));
+    if !well_formed {
+        return matrix_error(StatusCode::BAD_REQUEST, "M_BAD_JSON", "A transaction is an object with an `events` list.");
+    }
+    match state.db.journal_insert(&txn_id, &body, now_ms()).await {
+        Ok(true) => {
+            debug!(txn_id, bytes = body.len(), "transaction stored");
+            state.wake.notify_one();
+        }
+        Ok(false) => debug!(txn_id, "transaction already stored; acknowledging again"),
+        Err(e) => {
+            // Not stored, so not acknowledged: the homeserver will send it again.
+            error!(txn_id, error = %e, "could not store a transaction");
+            return matrix_error(StatusCode::INTERNAL_SERVER_ERROR, "M_UNKNOWN", "Could not store the transaction");
+        }
+    }
+    (StatusCode::OK, Json(json!({}))).into_response()
+}
+
+async fn user_query(
+    State(state): State<Arc<IntakeState>>,
+    Path(user_id): Path<String>,
+    Query(query): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(resp) = authorize(&state, &headers, &query) {
+        return resp;
+    }
+    let not_found = || matrix_error(StatusCode::NOT_FOUND, "M_NOT_FOUND", "No such user");
+    let Ok(user) = UserId::parse(user_id.as_str()) else { return not_found() };
+    match state.bridge.ensure_known_user(&user).await {
+        Ok(true) => (StatusCode::OK, Json(json!({}))).into_response(),
+        Ok(false) => not_found(),
+        Err(e) => {
+            warn!(%user, error = %e, "user query failed");
+            not_found()
+        }
+    }
+}
+
+async fn room_query(
+    State(state): State<Arc<IntakeState>>,
+    Path(_alias): Path<String>,
+    Query(query): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(resp) = authorize(&state, &headers, &query) {
+        return resp;
+    }
+    matrix_error(StatusCode::NOT_FOUND, "M_NOT_FOUND", "This bridge has no room aliases")
+}
+
+async fn ping(State(state): State<Arc<IntakeState>>, Query(query): Query<TokenQuery>, headers: HeaderMap) -> Response {
+    if let Err(resp) = authorize(&state, &headers, &query) {
+        return resp;
+    }
+    (StatusCode::OK, Json(json!({}))).into_response()
+}

@@ -1,0 +1,105 @@
+//! The journal worker: takes stored transactions in arrival order, hands each room event to
+//! the bridge once (events are deduplicated by ID), records failures, and marks the
+//! transaction done. On start it resumes whatever a crash left unprocessed.
+
+use std::{sync::Arc, time::Duration};
+
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::{Notify, watch};
+use tracing::{error, info, warn};
+
+use crate::{
+    bridge::Bridge,
+    db::{Db, DbResult, JournalEntry, now_ms},
+};
+
+/// The parts of a transaction the worker reads; everything else stays in the journal.
+#[derive(Debug, Default, Deserialize)]
+struct Transaction {
+    #[serde(default)]
+    events: Vec<Value>,
+}
+
+pub struct Worker {
+    db: Db,
+    bridge: Bridge,
+    wake: Arc<Notify>,
+}
+
+impl Worker {
+    pub fn new(db: Db, bridge: Bridge, wake: Arc<Notify>) -> Self {
+        Self { db, bridge, wake }
+    }
+
+    /// Processes the journal until `shutdown` turns true. The entry in hand is finished first.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        match self.db.journal_pending_count().await {
+            Ok(0) => {}
+            Ok(n) => info!(pending = n, "resuming unprocessed transactions"),
+            Err(e) => warn!(error = %e, "could not count pending transactions"),
+        }
+        let mut last_prune = 0i64;
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let now = now_ms();
+            if now - last_prune > 60 * 60 * 1000 {
+                if let Err(e) = self.db.prune(now).await {
+                    warn!(error = %e, "pruning the journal failed");
+                }
+                last_prune = now;
+            }
+            match self.db.journal_next().await {
+                Ok(Some(entry)) => {
+                    if let Err(e) = self.process(&entry).await {
+                        // The database failed under us: leave the entry pending and retry.
+                        error!(txn_id = entry.txn_id, error = %e, "processing interrupted; retrying shortly");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+                Ok(None) => {
+                    tokio::select! {
+                        _ = self.wake.notified() => {}
+                        _ = shutdown.changed() => {}
+                        _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+                    }
+                }
+                Err(e) => {
+                    error!(error = %e, "reading the journal failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    /// Handles one transaction. Only database errors escape (then the entry stays pending);
+    /// an event's own failure is recorded and the worker moves on.
+    async fn process(&self, entry: &JournalEntry) -> DbResult<()> {
+        let txn: Transaction = match serde_json::from_slice(&entry.body) {
+            Ok(t) => t,
+            Err(e) => {
+                let msg = format!("unreadable transaction: {e}");
+                warn!(txn_id = entry.txn_id, "{msg}");
+                return self.db.journal_done(entry.seq, Some(&msg), now_ms()).await;
+            }
+        };
+        let mut failures = 0usize;
+        for event in &txn.events {
+            let Some(event_id) = event.get("event_id").and_then(Value::as_str) else { continue };
+            if self.db.event_processed(event_id).await? {
+                continue;
+            }
+            if let Err(e) = self.bridge.handle_event(event).await {
+                failures += 1;
+                let kind = event.get("type").and_then(Value::as_str).unwrap_or("?");
+                warn!(txn_id = entry.txn_id, event_id, kind, error = %e, "handling an event failed");
+                self.db.record_event_failure(event_id, &entry.txn_id, &e.to_string(), now_ms()).await?;
+            }
+            self.db.mark_event_processed(event_id, now_ms()).await?;
+        }
+        let summary = (failures > 0).then(|| format!("{failures} event(s) failed; see event_failures"));
+        self.db.journal_done(entry.seq, summary.as_deref(), now_ms()).await
+    }
+}
