@@ -1,7 +1,13 @@
 //! Wiring for `pluralmatrix run`: database, homeserver client, HTTP intake, start-up, the
 //! journal worker, and a clean shutdown on SIGINT/SIGTERM.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use ruma::UserId;
 use tokio::sync::{Notify, watch};
@@ -55,11 +61,13 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let intake_bridge = Bridge::new(db.clone(), hs.clone(), settings.clone());
+    let ready = Arc::new(AtomicBool::new(false));
     let state = Arc::new(IntakeState {
         db: db.clone(),
         hs_token: config.appservice.hs_token.clone(),
         wake: wake.clone(),
         bridge: intake_bridge,
+        ready: ready.clone(),
     });
     let app = server::router(state, config.appservice.max_body_bytes);
     let mut server_stop = stop_rx.clone();
@@ -83,6 +91,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
             return Ok(());
         }
     }
+    ready.store(true, Ordering::Release);
     info!("ready");
     let worker = tokio::spawn(Worker::new(db, bridge, wake).run(stop_rx));
 

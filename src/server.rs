@@ -2,7 +2,10 @@
 //! checked for shape, committed to the journal, and only then acknowledged. User queries say
 //! yes only for ghosts of members that exist.
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
 
 use axum::{
     Json, Router,
@@ -30,6 +33,8 @@ pub struct IntakeState {
     /// Woken after each new transaction is stored.
     pub wake: Arc<Notify>,
     pub bridge: Bridge,
+    /// Set once start-up against the homeserver is done; `/health` reports it.
+    pub ready: Arc<AtomicBool>,
 }
 
 fn matrix_error(status: StatusCode, errcode: &str, message: &str) -> Response {
@@ -68,7 +73,7 @@ pub fn router(state: Arc<IntakeState>, max_body_bytes: usize) -> Router {
         .route("/_matrix/app/v1/rooms/{alias}", get(room_query))
         .route("/rooms/{alias}", get(room_query))
         .route("/_matrix/app/v1/ping", post(ping))
-        .route("/health", get(|| async { "ok" }))
+        .route("/health", get(health))
         .fallback(|| async { matrix_error(StatusCode::NOT_FOUND, "M_UNRECOGNIZED", "Unrecognized request") })
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
@@ -145,4 +150,13 @@ async fn ping(State(state): State<Arc<IntakeState>>, Query(query): Query<TokenQu
         return resp;
     }
     (StatusCode::OK, Json(json!({}))).into_response()
+}
+
+/// `200 ready` once start-up is done, `503 starting` before. No token needed.
+async fn health(State(state): State<Arc<IntakeState>>) -> Response {
+    if state.ready.load(Ordering::Acquire) {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "starting").into_response()
+    }
 }

@@ -1,19 +1,20 @@
-//! Start-up against the homeserver: learn its versions, register the bot, ping (so a homeserver
-//! that marked us down retries at once), and accept invites that arrived while we were away.
+//! Start-up against the homeserver: register the bot, give it a name, and ping (so a homeserver
+//! that marked us down while we were away retries its queued transactions at once).
+//!
+//! Invites that arrived while the daemon was down are not looked up here: Synapse refuses
+//! `/sync` for appservice users (`NotImplementedError`, 500), and it re-sends the queued
+//! events, invites included, once we answer again.
 
 use std::time::Duration;
 
 use ruma::{
     api::client::{
         appservice::request_ping,
-        filter::FilterDefinition,
         profile::get_profile,
         profile::set_profile_field,
-        sync::sync_events::{self, v3::Filter},
     },
     profile::ProfileFieldValue,
 };
-use serde_json::json;
 use tracing::{info, warn};
 
 use super::Bridge;
@@ -74,34 +75,6 @@ impl Bridge {
             Ok(resp) => info!(round_trip_ms = resp.duration.as_millis() as u64, "homeserver ping answered"),
             Err(e) => warn!(error = %e, "homeserver ping failed; it may not reach our url"),
         }
-        self.join_pending_invites().await;
         Ok(())
-    }
-
-    /// Joins rooms the bot was invited to while the daemon was not running.
-    async fn join_pending_invites(&self) {
-        let filter: Option<FilterDefinition> = serde_json::from_value(json!({
-            "room": {"timeline": {"limit": 1}, "state": {"lazy_load_members": true}, "ephemeral": {"types": []}},
-            "presence": {"types": []},
-            "account_data": {"types": []}
-        }))
-        .ok();
-        let mut req = sync_events::v3::Request::new();
-        req.filter = filter.map(Filter::FilterDefinition);
-        req.timeout = Some(Duration::ZERO);
-        let bot = self.settings.bot.clone();
-        let invites = match self.hs.send(req, Some(&bot)).await {
-            Ok(resp) => resp.rooms.invite.into_keys().collect::<Vec<_>>(),
-            Err(e) => {
-                warn!(error = %e, "could not list pending invites");
-                return;
-            }
-        };
-        for room in invites {
-            info!(%room, "joining a room we were invited to while away");
-            if let Err(e) = self.join_as(&bot, &room).await {
-                warn!(%room, error = %e, "could not join");
-            }
-        }
     }
 }
