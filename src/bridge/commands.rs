@@ -270,7 +270,7 @@ impl Bridge {
         let duplicate = self.db.members(system.id).await?.into_iter().any(|m| m.name.eq_ignore_ascii_case(name));
         let member = self.db.create_member(system.id, name, now_ms()).await?;
         let ghost_note = match self.prepare_ghost(system, &member).await {
-            Ok(ghost) => format!("Their messages come from {}.", md(ghost.as_str())),
+            Ok(ghost) => format!("Their messages come from {}.", code(ghost.as_str())),
             Err(e) => {
                 warn!(member = %member.short_id, error = %e, "could not set up the ghost yet");
                 "Their Matrix account will be set up with their first message.".to_owned()

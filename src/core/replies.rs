@@ -93,7 +93,7 @@ pub fn system_card(c: &SystemCard<'_>) -> String {
     out.push_str(&format!("- **Members:** {}\n", c.member_count));
     out.push_str(&format!("- **Autoproxy:** {}\n", c.autoproxy));
     if !c.accounts.is_empty() {
-        let accounts: Vec<String> = c.accounts.iter().map(|a| md(a)).collect();
+        let accounts: Vec<String> = c.accounts.iter().map(|a| code(a)).collect();
         out.push_str(&format!("- **Accounts:** {}\n", accounts.join(", ")));
     }
     out
@@ -122,7 +122,7 @@ pub fn member_card(c: &MemberCard<'_>) -> String {
         out.push_str(&format!("- **Display name:** {}\n", md(dn)));
     }
     out.push_str(&format!("- **Proxy tags:** {}\n", tag_list(c.tags)));
-    out.push_str(&format!("- **Matrix account:** {}\n", md(c.ghost)));
+    out.push_str(&format!("- **Matrix account:** {}\n", code(c.ghost)));
     if let Some(avatar) = c.avatar {
         out.push_str(&format!("- **Avatar:** {}\n", code(avatar)));
     }
