@@ -211,6 +211,14 @@ impl TestEnv {
         n
     }
 
+    /// Whether the journal holds a transaction with this ID.
+    pub async fn journal_has(&self, txn_id: &str) -> bool {
+        let pool = self.db().await;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM journal WHERE txn_id = $1").bind(txn_id).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        n > 0
+    }
+
     /// PUTs a transaction straight to the daemon, as the homeserver would.
     pub async fn push_transaction(&self, txn_id: &str, body: &str, token: Option<&str>) -> (u16, Value) {
         let mut req = reqwest::Client::new()
