@@ -1,1 +1,127 @@
-fn main() {}
+//! Latency from a user's tagged message to the ghost's message, as a second user sees it
+//! (a plain long-polling /sync), against a real Synapse and the real daemon on 127.0.0.1.
+//! (matrix-sdk's sync loop adds about a second of its own, so it is not used for timing.)
+//!
+//!   cargo bench --bench proxy_latency             (release build)
+//!   SAMPLES=50 cargo bench --bench proxy_latency
+//!
+//! Prints the figures; asserts nothing about them.
+
+#![recursion_limit = "256"]
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::*;
+use tokio::sync::mpsc;
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let samples: usize = std::env::var("SAMPLES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let env = TestEnv::start("bench-latency").await;
+    let owner = env.user("benchowner").await;
+    let observer = env.user("benchobserver").await;
+    let room = owner.create_room(&env, &[&observer.user_id]).await;
+    let room_id = room_id_of(&room);
+    observer.join(&room_id).await;
+    let system = system_with_alice(&env, &owner, &room_id).await;
+    let ghost = env.ghost(&system, "alice");
+
+    // The observer long-polls /sync (plain HTTP, so no client-side processing is timed) and
+    // reports each ghost message the moment its sync response arrives.
+    let (tx, mut rx) = mpsc::unbounded_channel::<(String, Instant)>();
+    let token = observer.client.access_token().expect("logged in");
+    let sync_url = format!("{}/_matrix/client/v3/sync", env.hs_url);
+    let ghost_id = ghost.to_string();
+    let syncing = tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        let mut since: Option<String> = None;
+        loop {
+            let url = match &since {
+                Some(s) => format!("{sync_url}?timeout=10000&since={s}"),
+                None => format!("{sync_url}?timeout=0"),
+            };
+            let Ok(resp) = http.get(url).bearer_auth(&token).send().await else {
+                return;
+            };
+            let arrived = Instant::now();
+            let Ok(bytes) = resp.bytes().await else {
+                return;
+            };
+            let bytes: &[u8] = &bytes;
+            let body: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+            let first = since.is_none();
+            since = body["next_batch"].as_str().map(str::to_owned);
+            if first {
+                continue; // history
+            }
+            for room in body["rooms"]["join"]
+                .as_object()
+                .into_iter()
+                .flat_map(|r| r.values())
+            {
+                for e in room["timeline"]["events"].as_array().into_iter().flatten() {
+                    if e["sender"] == ghost_id.as_str() {
+                        let _ = tx.send((
+                            e["content"]["body"].as_str().unwrap_or_default().to_owned(),
+                            arrived,
+                        ));
+                    }
+                }
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let mut latencies = Vec::with_capacity(samples);
+    for i in 0..samples + 2 {
+        let body = format!("sample {i}");
+        let sent = Instant::now();
+        owner.send_text(&room_id, &format!("a: {body}")).await;
+        let arrived = loop {
+            let (got, at) = tokio::time::timeout(WAIT, rx.recv())
+                .await
+                .expect("ghost message in time")
+                .expect("sync running");
+            if got == body {
+                break at;
+            }
+        };
+        if i >= 2 {
+            latencies.push(arrived - sent); // the first two warm up ghost join and caches
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    syncing.abort();
+
+    latencies.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let pick = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "proxy latency over {} messages (tagged message sent -> ghost message in observer's /sync): \
+         median {:.0} ms, p90 {:.0} ms, min {:.0} ms, max {:.0} ms [{} build]",
+        latencies.len(),
+        ms(pick(0.5)),
+        ms(pick(0.9)),
+        ms(latencies[0]),
+        ms(latencies[latencies.len() - 1]),
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
+    );
+}

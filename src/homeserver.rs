@@ -7,7 +7,8 @@ use std::{borrow::Cow, time::Duration};
 use ruma::{
     UserId,
     api::{
-        AppserviceUserIdentity, IncomingResponse, MatrixVersion, OutgoingRequestAppserviceExt, SupportedVersions,
+        AppserviceUserIdentity, IncomingResponse, MatrixVersion, OutgoingRequestAppserviceExt,
+        SupportedVersions,
         auth_scheme::{AuthScheme, SendAccessToken},
         path_builder::{PathBuilder, SinglePath, VersionHistory},
     },
@@ -17,7 +18,12 @@ use tracing::{debug, warn};
 #[derive(Debug, thiserror::Error)]
 pub enum HsError {
     #[error("homeserver answered {status} {errcode}: {message}")]
-    Matrix { status: u16, errcode: String, message: String, retry_after_ms: Option<u64> },
+    Matrix {
+        status: u16,
+        errcode: String,
+        message: String,
+        retry_after_ms: Option<u64>,
+    },
     #[error("cannot reach the homeserver: {0}")]
     Transport(String),
     #[error("could not build the request: {0}")]
@@ -66,14 +72,20 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         // 10 attempts: 0.25 + 0.5 + 1 + 2 + 4 + 8 + 16 + 30 + 30 s ≈ 1.5 minutes of trying.
-        Self { max_attempts: 10, base_delay: Duration::from_millis(250), max_delay: Duration::from_secs(30) }
+        Self {
+            max_attempts: 10,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(30),
+        }
     }
 }
 
 impl RetryPolicy {
     /// Exponential delay for attempt `n` (1-based), with ±50 % jitter.
     fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self.base_delay.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let exp = self
+            .base_delay
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
         let capped = exp.min(self.max_delay);
         let jitter: f64 = 0.5 + rand::random::<f64>();
         capped.mul_f64(jitter).min(self.max_delay)
@@ -106,7 +118,9 @@ pub struct Homeserver {
 
 impl std::fmt::Debug for Homeserver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Homeserver").field("base_url", &self.base_url).finish_non_exhaustive()
+        f.debug_struct("Homeserver")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -148,11 +162,19 @@ impl Homeserver {
     pub async fn discover_versions(&mut self) -> Result<(), HsError> {
         let url = format!("{}/_matrix/client/versions", self.base_url);
         let response = self.with_retries("GET /_matrix/client/versions", || async {
-            let resp = self.http.get(&url).send().await.map_err(|e| HsError::Transport(e.to_string()))?;
+            let resp = self
+                .http
+                .get(&url)
+                .send()
+                .await
+                .map_err(|e| HsError::Transport(e.to_string()))?;
             into_http_response(resp).await
         });
         let http = response.await?;
-        let parsed = ruma::api::client::discovery::get_supported_versions::Response::try_from_http_response(http)
+        let parsed =
+            ruma::api::client::discovery::get_supported_versions::Response::try_from_http_response(
+                http,
+            )
             .map_err(|e| HsError::Response(e.to_string()))?;
         let mut versions = parsed.as_supported_versions();
         if versions.versions.is_empty() {
@@ -163,13 +185,23 @@ impl Homeserver {
     }
 
     /// Sends `request` as the appservice; as `user` when given (identity assertion).
-    pub async fn send<R>(&self, request: R, user: Option<&UserId>) -> Result<R::IncomingResponse, HsError>
+    pub async fn send<R>(
+        &self,
+        request: R,
+        user: Option<&UserId>,
+    ) -> Result<R::IncomingResponse, HsError>
     where
         R: OutgoingRequestAppserviceExt,
         for<'a> R::Authentication: AuthScheme<Input<'a> = SendAccessToken<'a>>,
         R::PathBuilder: PathInput,
     {
-        let label = format!("{} {}", R::METHOD, R::PATH_BUILDER.select_path(<R::PathBuilder as PathInput>::input(&self.versions)).unwrap_or("?"));
+        let label = format!(
+            "{} {}",
+            R::METHOD,
+            R::PATH_BUILDER
+                .select_path(<R::PathBuilder as PathInput>::input(&self.versions))
+                .unwrap_or("?")
+        );
         let http = self
             .with_retries(&label, || async {
                 let identity = user.map(AppserviceUserIdentity::new).unwrap_or_default();
@@ -182,16 +214,26 @@ impl Homeserver {
                         <R::PathBuilder as PathInput>::input(&self.versions),
                     )
                     .map_err(|e| HsError::Build(e.to_string()))?;
-                let req = reqwest::Request::try_from(req).map_err(|e| HsError::Build(e.to_string()))?;
-                let resp = self.http.execute(req).await.map_err(|e| HsError::Transport(e.to_string()))?;
+                let req =
+                    reqwest::Request::try_from(req).map_err(|e| HsError::Build(e.to_string()))?;
+                let resp = self
+                    .http
+                    .execute(req)
+                    .await
+                    .map_err(|e| HsError::Transport(e.to_string()))?;
                 into_http_response(resp).await
             })
             .await?;
-        R::IncomingResponse::try_from_http_response(http).map_err(|e| HsError::Response(format!("{label}: {e}")))
+        R::IncomingResponse::try_from_http_response(http)
+            .map_err(|e| HsError::Response(format!("{label}: {e}")))
     }
 
     /// Runs `attempt` until it succeeds, fails permanently, or the retry budget is spent.
-    async fn with_retries<F, Fut>(&self, label: &str, mut attempt: F) -> Result<http::Response<Vec<u8>>, HsError>
+    async fn with_retries<F, Fut>(
+        &self,
+        label: &str,
+        mut attempt: F,
+    ) -> Result<http::Response<Vec<u8>>, HsError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<http::Response<Vec<u8>>, HsError>>,
@@ -207,7 +249,10 @@ impl Homeserver {
                 return Err(err);
             }
             let delay = match &err {
-                HsError::Matrix { retry_after_ms: Some(ms), .. } => Duration::from_millis(*ms).min(Duration::from_secs(300)),
+                HsError::Matrix {
+                    retry_after_ms: Some(ms),
+                    ..
+                } => Duration::from_millis(*ms).min(Duration::from_secs(300)),
                 _ => self.retry.backoff(n),
             };
             if n >= 3 {
@@ -230,22 +275,32 @@ async fn into_http_response(resp: reqwest::Response) -> Result<http::Response<Ve
         .and_then(|v| v.parse::<u64>().ok())
         .map(|s| s * 1000);
     let headers = resp.headers().clone();
-    let body = resp.bytes().await.map_err(|e| HsError::Transport(e.to_string()))?.to_vec();
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| HsError::Transport(e.to_string()))?
+        .to_vec();
     if !status.is_success() {
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         let text = |k: &str| json.get(k).and_then(|v| v.as_str()).map(str::to_owned);
         return Err(HsError::Matrix {
             status: status.as_u16(),
             errcode: text("errcode").unwrap_or_else(|| "M_UNKNOWN".to_owned()),
-            message: text("error").unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect()),
-            retry_after_ms: json.get("retry_after_ms").and_then(|v| v.as_u64()).or(retry_after_header),
+            message: text("error")
+                .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect()),
+            retry_after_ms: json
+                .get("retry_after_ms")
+                .and_then(|v| v.as_u64())
+                .or(retry_after_header),
         });
     }
     let mut builder = http::Response::builder().status(status);
     if let Some(h) = builder.headers_mut() {
         *h = headers;
     }
-    builder.body(body).map_err(|e| HsError::Response(e.to_string()))
+    builder
+        .body(body)
+        .map_err(|e| HsError::Response(e.to_string()))
 }
 
 #[cfg(test)]
@@ -258,14 +313,22 @@ mod tests {
         for n in 1..20 {
             let d = p.backoff(n);
             assert!(d <= p.max_delay, "attempt {n}: {d:?}");
-            let nominal = p.base_delay.saturating_mul(1 << (n - 1).min(16)).min(p.max_delay);
+            let nominal = p
+                .base_delay
+                .saturating_mul(1 << (n - 1).min(16))
+                .min(p.max_delay);
             assert!(d >= nominal / 2, "attempt {n}: {d:?} < half of {nominal:?}");
         }
     }
 
     #[test]
     fn transient_errors() {
-        let m = |status| HsError::Matrix { status, errcode: "X".into(), message: String::new(), retry_after_ms: None };
+        let m = |status| HsError::Matrix {
+            status,
+            errcode: "X".into(),
+            message: String::new(),
+            retry_after_ms: None,
+        };
         assert!(m(429).is_transient());
         assert!(m(502).is_transient());
         assert!(!m(403).is_transient());

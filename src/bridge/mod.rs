@@ -5,8 +5,8 @@
 mod commands;
 mod ghosts;
 mod membership;
-mod proxy;
 mod outbox;
+mod proxy;
 mod startup;
 
 use ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, UserId};

@@ -23,7 +23,9 @@ const REDACT_REASON: &str = "Proxied by pluralmatrix";
 
 impl Bridge {
     pub(super) async fn on_message(&self, event: &RoomEvent) -> BridgeResult<()> {
-        let Some(text) = message_text(&event.content) else { return Ok(()) };
+        let Some(text) = message_text(&event.content) else {
+            return Ok(());
+        };
         if let Some(original) = text.replaces {
             return self.on_edit(event, original).await;
         }
@@ -33,26 +35,47 @@ impl Bridge {
         if self.confirm_if_pending(event, text.text).await? {
             return Ok(());
         }
-        let Some(system) = self.db.system_for_account(event.sender.as_str()).await? else { return Ok(()) };
+        let Some(system) = self.db.system_for_account(event.sender.as_str()).await? else {
+            return Ok(());
+        };
         let tags = self.db.system_tags(system.id).await?;
-        let msg = autoproxy::Message { text: text.text, has_attachment: text.has_attachment, is_edit: false };
+        let msg = autoproxy::Message {
+            text: text.text,
+            has_attachment: text.has_attachment,
+            is_edit: false,
+        };
         let now = now_ms();
-        let (decision, latch) =
-            autoproxy::decide(msg, &tags, &system.autoproxy_state(), None, now, self.settings.latch_timeout_ms);
+        let (decision, latch) = autoproxy::decide(
+            msg,
+            &tags,
+            &system.autoproxy_state(),
+            None,
+            now,
+            self.settings.latch_timeout_ms,
+        );
         self.apply_latch(&system, latch).await?;
-        let Decision::Proxy { member, via } = decision else { return Ok(()) };
+        let Decision::Proxy { member, via } = decision else {
+            return Ok(());
+        };
         let rewrite = match &via {
-            Via::Tag { tag, inner } => Rewrite::StripTag { prefix: &tag.prefix, suffix: &tag.suffix, inner },
+            Via::Tag { tag, inner } => Rewrite::StripTag {
+                prefix: &tag.prefix,
+                suffix: &tag.suffix,
+                inner,
+            },
             Via::Autoproxy => Rewrite::Keep,
         };
         let content = ghost_content(&event.content, None, rewrite);
-        self.proxy(event, &system, member, content, &[&event.event_id]).await
+        self.proxy(event, &system, member, content, &[&event.event_id])
+            .await
     }
 
     async fn apply_latch(&self, system: &System, update: LatchUpdate<i64>) -> BridgeResult<()> {
         match update {
             LatchUpdate::Keep => Ok(()),
-            LatchUpdate::Set(member, at) => Ok(self.db.set_latch(system.id, Some((member, at))).await?),
+            LatchUpdate::Set(member, at) => {
+                Ok(self.db.set_latch(system.id, Some((member, at))).await?)
+            }
             LatchUpdate::Clear => Ok(self.db.set_latch(system.id, None).await?),
         }
     }
@@ -60,23 +83,55 @@ impl Bridge {
     /// An edit of the user's own unproxied message that now matches a tag becomes a new
     /// ghost message; the original and the edit are both redacted.
     async fn on_edit(&self, edit: &RoomEvent, original_id: &str) -> BridgeResult<()> {
-        let Ok(original_id) = EventId::parse(original_id) else { return Ok(()) };
+        let Ok(original_id) = EventId::parse(original_id) else {
+            return Ok(());
+        };
         // An edit of a message already proxied is ignored, unless it is this very edit whose
         // proxying was interrupted (then it has a record of its own and is finished here).
-        if self.db.proxied_by_original(original_id.as_str()).await?.is_some()
-            && self.db.proxied_by_original(edit.event_id.as_str()).await?.is_none()
+        if self
+            .db
+            .proxied_by_original(original_id.as_str())
+            .await?
+            .is_some()
+            && self
+                .db
+                .proxied_by_original(edit.event_id.as_str())
+                .await?
+                .is_none()
         {
             return Ok(());
         }
-        let Some(system) = self.db.system_for_account(edit.sender.as_str()).await? else { return Ok(()) };
-        let Some(new_content) = edit.content.get("m.new_content").and_then(Value::as_object) else { return Ok(()) };
-        let Some(text) = message_text(&edit.content) else { return Ok(()) };
+        let Some(system) = self.db.system_for_account(edit.sender.as_str()).await? else {
+            return Ok(());
+        };
+        let Some(new_content) = edit.content.get("m.new_content").and_then(Value::as_object) else {
+            return Ok(());
+        };
+        let Some(text) = message_text(&edit.content) else {
+            return Ok(());
+        };
         let tags = self.db.system_tags(system.id).await?;
-        let msg = autoproxy::Message { text: text.text, has_attachment: text.has_attachment, is_edit: true };
+        let msg = autoproxy::Message {
+            text: text.text,
+            has_attachment: text.has_attachment,
+            is_edit: true,
+        };
         let now = now_ms();
-        let (decision, latch) =
-            autoproxy::decide(msg, &tags, &system.autoproxy_state(), None, now, self.settings.latch_timeout_ms);
-        let Decision::Proxy { member, via: Via::Tag { tag, inner } } = decision else { return Ok(()) };
+        let (decision, latch) = autoproxy::decide(
+            msg,
+            &tags,
+            &system.autoproxy_state(),
+            None,
+            now,
+            self.settings.latch_timeout_ms,
+        );
+        let Decision::Proxy {
+            member,
+            via: Via::Tag { tag, inner },
+        } = decision
+        else {
+            return Ok(());
+        };
         // The original keeps what clients leave out of edits: media, reply relation.
         let req = get_room_event::v3::Request::new(edit.room_id.clone(), original_id.clone());
         let original = match self.hs.send(req, Some(&self.settings.bot)).await {
@@ -87,15 +142,29 @@ impl Bridge {
             }
             Err(e) => return Err(e.into()),
         };
-        let Ok(original) = original else { return Ok(()) };
-        let redacted = original.unsigned.contains_key("redacted_because") || original.content.is_empty();
+        let Ok(original) = original else {
+            return Ok(());
+        };
+        let redacted =
+            original.unsigned.contains_key("redacted_because") || original.content.is_empty();
         if original.sender != edit.sender || original.kind != "m.room.message" || redacted {
             return Ok(());
         }
         self.apply_latch(&system, latch).await?;
-        let rewrite = Rewrite::StripTag { prefix: &tag.prefix, suffix: &tag.suffix, inner: &inner };
+        let rewrite = Rewrite::StripTag {
+            prefix: &tag.prefix,
+            suffix: &tag.suffix,
+            inner: &inner,
+        };
         let content = ghost_content(&original.content, Some(new_content), rewrite);
-        self.proxy(edit, &system, member, content, &[&original.event_id, &edit.event_id]).await
+        self.proxy(
+            edit,
+            &system,
+            member,
+            content,
+            &[&original.event_id, &edit.event_id],
+        )
+        .await
     }
 
     /// Sends `content` as the member's ghost in the event's room, then redacts `originals`.
@@ -107,7 +176,9 @@ impl Bridge {
         content: Content,
         originals: &[&OwnedEventId],
     ) -> BridgeResult<()> {
-        let Some(member) = self.db.member_by_id(member_id).await? else { return Ok(()) };
+        let Some(member) = self.db.member_by_id(member_id).await? else {
+            return Ok(());
+        };
         let ghost = self.prepare_ghost(system, &member).await?;
         let room = &event.room_id;
         let record = |ghost_event_id: Option<String>| ProxiedMessage {
@@ -121,40 +192,68 @@ impl Bridge {
         };
         let now = now_ms();
         for original in originals {
-            self.db.record_proxied(&ProxiedMessage { original_event_id: original.to_string(), ..record(None) }, now).await?;
+            self.db
+                .record_proxied(
+                    &ProxiedMessage {
+                        original_event_id: original.to_string(),
+                        ..record(None)
+                    },
+                    now,
+                )
+                .await?;
         }
         self.ensure_ghost_in_room(&ghost, room).await?;
-        let sent = match self.send_message(room, &ghost, &content, &event.event_id, "proxy").await {
+        let sent = match self
+            .send_message(room, &ghost, &content, &event.event_id, "proxy")
+            .await
+        {
             Err(e) if e.is_forbidden() => {
                 // Our joined-room cache was stale (kicked, left): join again and retry once.
-                self.db.set_ghost_in_room(ghost.as_str(), room.as_str(), false).await?;
+                self.db
+                    .set_ghost_in_room(ghost.as_str(), room.as_str(), false)
+                    .await?;
                 self.ensure_ghost_in_room(&ghost, room).await?;
-                self.send_message(room, &ghost, &content, &event.event_id, "proxy").await?
+                self.send_message(room, &ghost, &content, &event.event_id, "proxy")
+                    .await?
             }
             other => other?,
         };
         for original in originals {
-            let row = ProxiedMessage { original_event_id: original.to_string(), ..record(Some(sent.to_string())) };
+            let row = ProxiedMessage {
+                original_event_id: original.to_string(),
+                ..record(Some(sent.to_string()))
+            };
             self.db.record_proxied(&row, now).await?;
         }
         info!(%room, ghost = %ghost, "proxied a message");
         for original in originals {
-            self.redact_original(room, original, &event.event_id).await?;
+            self.redact_original(room, original, &event.event_id)
+                .await?;
         }
         Ok(())
     }
 
     /// Redacts the user's original as the bot; without the power to, says so once per room.
-    async fn redact_original(&self, room: &RoomId, original: &EventId, cause: &EventId) -> BridgeResult<()> {
+    async fn redact_original(
+        &self,
+        room: &RoomId,
+        original: &EventId,
+        cause: &EventId,
+    ) -> BridgeResult<()> {
         match self.redact_as_bot(room, original, REDACT_REASON).await {
             Ok(()) => Ok(()),
             Err(e) if e.is_forbidden() => {
                 warn!(%room, error = %e, "cannot redact the original message");
-                if self.db.notice_once(room.as_str(), "cannot-redact", now_ms()).await? {
+                if self
+                    .db
+                    .notice_once(room.as_str(), "cannot-redact", now_ms())
+                    .await?
+                {
                     let text = "I can't remove the original messages in this room, so they stay visible next to the \
                                 proxied ones. Give me the power to remove messages (Moderator, or \"Remove messages \
                                 sent by others\") to fix this.";
-                    self.notice(room, text, cause, "notice-cannot-redact").await?;
+                    self.notice(room, text, cause, "notice-cannot-redact")
+                        .await?;
                 }
                 Ok(())
             }

@@ -8,7 +8,9 @@ mod systems;
 
 use std::{str::FromStr, time::Duration};
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 pub use ghosts::Ghost;
 pub use journal::JournalEntry;
@@ -78,13 +80,21 @@ impl Db {
             .bind(now - 7 * DAY)
             .execute(&self.pool)
             .await?;
-        sqlx::query("DELETE FROM processed_events WHERE processed_at < $1").bind(now - 30 * DAY).execute(&self.pool).await?;
-        sqlx::query("DELETE FROM pending_confirmations WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM processed_events WHERE processed_at < $1")
+            .bind(now - 30 * DAY)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM pending_confirmations WHERE expires_at < $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }
 
 #[cfg(test)]
 pub(crate) async fn test_db() -> Db {
-    Db::connect("sqlite::memory:").await.expect("in-memory database")
+    Db::connect("sqlite::memory:")
+        .await
+        .expect("in-memory database")
 }
