@@ -18,19 +18,12 @@ use support::*;
 use tokio::sync::mpsc;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(run());
 }
 
 async fn run() {
-    let samples: usize = std::env::var("SAMPLES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20);
+    let samples: usize = std::env::var("SAMPLES").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
     let env = TestEnv::start("bench-latency").await;
     let owner = env.user("benchowner").await;
     let observer = env.user("benchobserver").await;
@@ -68,17 +61,10 @@ async fn run() {
             if first {
                 continue; // history
             }
-            for room in body["rooms"]["join"]
-                .as_object()
-                .into_iter()
-                .flat_map(|r| r.values())
-            {
+            for room in body["rooms"]["join"].as_object().into_iter().flat_map(|r| r.values()) {
                 for e in room["timeline"]["events"].as_array().into_iter().flatten() {
                     if e["sender"] == ghost_id.as_str() {
-                        let _ = tx.send((
-                            e["content"]["body"].as_str().unwrap_or_default().to_owned(),
-                            arrived,
-                        ));
+                        let _ = tx.send((e["content"]["body"].as_str().unwrap_or_default().to_owned(), arrived));
                     }
                 }
             }
@@ -92,10 +78,8 @@ async fn run() {
         let sent = Instant::now();
         owner.send_text(&room_id, &format!("a: {body}")).await;
         let arrived = loop {
-            let (got, at) = tokio::time::timeout(WAIT, rx.recv())
-                .await
-                .expect("ghost message in time")
-                .expect("sync running");
+            let (got, at) =
+                tokio::time::timeout(WAIT, rx.recv()).await.expect("ghost message in time").expect("sync running");
             if got == body {
                 break at;
             }
@@ -118,10 +102,6 @@ async fn run() {
         ms(pick(0.9)),
         ms(latencies[0]),
         ms(latencies[latencies.len() - 1]),
-        if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        },
+        if cfg!(debug_assertions) { "debug" } else { "release" },
     );
 }

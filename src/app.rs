@@ -29,10 +29,7 @@ pub enum RunError {
     #[error(transparent)]
     Homeserver(#[from] crate::homeserver::HsError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: String,
-        source: std::io::Error,
-    },
+    Listen { addr: String, source: std::io::Error },
     #[error(transparent)]
     Startup(#[from] crate::bridge::StartupError),
     #[error("{0}")]
@@ -42,8 +39,7 @@ pub enum RunError {
 pub async fn run(config: Config) -> Result<(), RunError> {
     let db = Db::connect(&config.database.url).await?;
     let mut hs = Homeserver::new(&config.homeserver.url, &config.appservice.as_token)?;
-    let bot = UserId::parse(config.bot_user_id())
-        .map_err(|e| RunError::Invalid(format!("bot user ID: {e}")))?;
+    let bot = UserId::parse(config.bot_user_id()).map_err(|e| RunError::Invalid(format!("bot user ID: {e}")))?;
     let settings = BridgeSettings {
         appservice_id: config.appservice.id.clone(),
         bot,
@@ -59,10 +55,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     // Listen first: the homeserver may push transactions (and answers our ping) right away.
     let listener = tokio::net::TcpListener::bind(&config.appservice.listen)
         .await
-        .map_err(|source| RunError::Listen {
-            addr: config.appservice.listen.clone(),
-            source,
-        })?;
+        .map_err(|source| RunError::Listen { addr: config.appservice.listen.clone(), source })?;
     info!(addr = %config.appservice.listen, "listening for the homeserver");
     let wake = Arc::new(Notify::new());
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -82,9 +75,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         let shutdown = async move {
             let _ = server_stop.wait_for(|stop| *stop).await;
         };
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
+        axum::serve(listener, app).with_graceful_shutdown(shutdown).await
     });
 
     if let Err(e) = hs.discover_versions().await {
@@ -107,10 +98,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let _ = signals.await;
     info!("shutting down");
     let _ = stop_tx.send(true);
-    if tokio::time::timeout(Duration::from_secs(20), worker)
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(Duration::from_secs(20), worker).await.is_err() {
         warn!("the worker did not finish in 20 s; unfinished work resumes at the next start");
     }
     match tokio::time::timeout(Duration::from_secs(5), server).await {

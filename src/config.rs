@@ -23,16 +23,9 @@ pub enum ConfigError {
     #[error("config file {path}: {message}")]
     Invalid { path: PathBuf, message: String },
     #[error("config file {path}: {key}: {message}")]
-    BadValue {
-        path: PathBuf,
-        key: &'static str,
-        message: String,
-    },
+    BadValue { path: PathBuf, key: &'static str, message: String },
     #[error("config file {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -122,10 +115,7 @@ impl Default for Config {
 
 impl Default for HomeserverConfig {
     fn default() -> Self {
-        Self {
-            url: "http://127.0.0.1:8008".into(),
-            domain: "localhost".into(),
-        }
+        Self { url: "http://127.0.0.1:8008".into(), domain: "localhost".into() }
     }
 }
 
@@ -146,34 +136,25 @@ impl Default for AppserviceConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self {
-            url: "sqlite://data/pluralmatrix.db".into(),
-        }
+        Self { url: "sqlite://data/pluralmatrix.db".into() }
     }
 }
 
 impl Default for EncryptionConfig {
     fn default() -> Self {
-        Self {
-            enabled: true,
-            store_dir: PathBuf::from("data/crypto"),
-        }
+        Self { enabled: true, store_dir: PathBuf::from("data/crypto") }
     }
 }
 
 impl Default for CommandsConfig {
     fn default() -> Self {
-        Self {
-            prefix: "pk;".into(),
-        }
+        Self { prefix: "pk;".into() }
     }
 }
 
 impl Default for ProxyConfig {
     fn default() -> Self {
-        Self {
-            latch_timeout_minutes: 360,
-        }
+        Self { latch_timeout_minutes: 360 }
     }
 }
 
@@ -194,9 +175,7 @@ fn absolute(path: &Path) -> PathBuf {
     if path.is_absolute() {
         path.to_path_buf()
     } else {
-        std::env::current_dir()
-            .map(|d| d.join(path))
-            .unwrap_or_else(|_| path.to_path_buf())
+        std::env::current_dir().map(|d| d.join(path)).unwrap_or_else(|_| path.to_path_buf())
     }
 }
 
@@ -210,10 +189,8 @@ pub fn load(path: &Path, require_tokens: bool) -> Result<Loaded, ConfigError> {
     let figment = Figment::from(Serialized::defaults(Config::default()))
         .merge(Toml::file_exact(&path))
         .merge(Env::prefixed(ENV_PREFIX).split("__"));
-    let mut config: Config = figment.extract().map_err(|e| ConfigError::Invalid {
-        path: path.clone(),
-        message: describe(e),
-    })?;
+    let mut config: Config =
+        figment.extract().map_err(|e| ConfigError::Invalid { path: path.clone(), message: describe(e) })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     config.resolve_paths(&base);
     config.validate(&path, require_tokens)?;
@@ -226,11 +203,7 @@ fn describe(e: figment::Error) -> String {
     for err in e {
         let key = err.path.join(".");
         let kind = err.kind.to_string();
-        parts.push(if key.is_empty() {
-            kind
-        } else {
-            format!("{key}: {kind}")
-        });
+        parts.push(if key.is_empty() { kind } else { format!("{key}: {kind}") });
     }
     parts.join("; ")
 }
@@ -240,15 +213,9 @@ impl Config {
         if let Some(rest) = self.database.url.strip_prefix("sqlite:") {
             let rest = rest.trim_start_matches("//");
             if !rest.starts_with(':') && !rest.is_empty() {
-                let (file, query) = rest
-                    .split_once('?')
-                    .map_or((rest, None), |(f, q)| (f, Some(q)));
+                let (file, query) = rest.split_once('?').map_or((rest, None), |(f, q)| (f, Some(q)));
                 let file = Path::new(file);
-                let abs = if file.is_absolute() {
-                    file.to_path_buf()
-                } else {
-                    base.join(file)
-                };
+                let abs = if file.is_absolute() { file.to_path_buf() } else { base.join(file) };
                 self.database.url = match query {
                     Some(q) => format!("sqlite://{}?{q}", abs.display()),
                     None => format!("sqlite://{}", abs.display()),
@@ -261,11 +228,7 @@ impl Config {
     }
 
     fn validate(&self, path: &Path, require_tokens: bool) -> Result<(), ConfigError> {
-        let bad = |key: &'static str, message: String| ConfigError::BadValue {
-            path: path.to_path_buf(),
-            key,
-            message,
-        };
+        let bad = |key: &'static str, message: String| ConfigError::BadValue { path: path.to_path_buf(), key, message };
         let http_url = |key: &'static str, v: &str| -> Result<(), ConfigError> {
             match reqwest::Url::parse(v) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
@@ -274,50 +237,30 @@ impl Config {
         };
         http_url("homeserver.url", &self.homeserver.url)?;
         if self.homeserver.domain.is_empty() || self.homeserver.domain.contains(['/', '@', ' ']) {
-            return Err(bad(
-                "homeserver.domain",
-                format!("`{}` is not a server name", self.homeserver.domain),
-            ));
+            return Err(bad("homeserver.domain", format!("`{}` is not a server name", self.homeserver.domain)));
         }
         let a = &self.appservice;
         if a.id.is_empty() {
             return Err(bad("appservice.id", "must not be empty".into()));
         }
-        a.listen.parse::<SocketAddr>().map_err(|_| {
-            bad(
-                "appservice.listen",
-                format!("`{}` is not an address like 127.0.0.1:9003", a.listen),
-            )
-        })?;
+        a.listen
+            .parse::<SocketAddr>()
+            .map_err(|_| bad("appservice.listen", format!("`{}` is not an address like 127.0.0.1:9003", a.listen)))?;
         http_url("appservice.url", &a.url)?;
         let localpart_ok = |s: &str| {
-            !s.is_empty()
-                && s.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._=-/+".contains(&b))
+            !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._=-/+".contains(&b))
         };
         if !localpart_ok(&a.bot_localpart) {
-            return Err(bad(
-                "appservice.bot_localpart",
-                format!("`{}` is not a valid localpart", a.bot_localpart),
-            ));
+            return Err(bad("appservice.bot_localpart", format!("`{}` is not a valid localpart", a.bot_localpart)));
         }
         if !localpart_ok(&a.ghost_prefix) {
-            return Err(bad(
-                "appservice.ghost_prefix",
-                format!("`{}` is not valid in a localpart", a.ghost_prefix),
-            ));
+            return Err(bad("appservice.ghost_prefix", format!("`{}` is not valid in a localpart", a.ghost_prefix)));
         }
         if a.bot_localpart.starts_with(&a.ghost_prefix) {
-            return Err(bad(
-                "appservice.bot_localpart",
-                "must not start with ghost_prefix".into(),
-            ));
+            return Err(bad("appservice.bot_localpart", "must not start with ghost_prefix".into()));
         }
         if a.max_body_bytes < 64 * 1024 {
-            return Err(bad(
-                "appservice.max_body_bytes",
-                "must be at least 65536".into(),
-            ));
+            return Err(bad("appservice.max_body_bytes", "must be at least 65536".into()));
         }
         if require_tokens {
             if a.as_token.is_empty() {
@@ -334,38 +277,21 @@ impl Config {
             }
         }
         if !a.as_token.is_empty() && a.as_token == a.hs_token {
-            return Err(bad(
-                "appservice.hs_token",
-                "must differ from as_token".into(),
-            ));
+            return Err(bad("appservice.hs_token", "must differ from as_token".into()));
         }
         let db = &self.database.url;
         if db.starts_with("postgres://") || db.starts_with("postgresql://") {
-            return Err(bad(
-                "database.url",
-                "PostgreSQL is not supported yet; use sqlite://".into(),
-            ));
+            return Err(bad("database.url", "PostgreSQL is not supported yet; use sqlite://".into()));
         }
         if !db.starts_with("sqlite:") {
-            return Err(bad(
-                "database.url",
-                format!("`{db}` is not a sqlite:// URL"),
-            ));
+            return Err(bad("database.url", format!("`{db}` is not a sqlite:// URL")));
         }
-        if self.commands.prefix.trim().is_empty()
-            || self.commands.prefix.contains(char::is_whitespace)
-        {
-            return Err(bad(
-                "commands.prefix",
-                "must be non-empty and without spaces".into(),
-            ));
+        if self.commands.prefix.trim().is_empty() || self.commands.prefix.contains(char::is_whitespace) {
+            return Err(bad("commands.prefix", "must be non-empty and without spaces".into()));
         }
         for user in &self.admin.users {
             if ruma::UserId::parse(user.as_str()).is_err() {
-                return Err(bad(
-                    "admin.users",
-                    format!("`{user}` is not a Matrix user ID"),
-                ));
+                return Err(bad("admin.users", format!("`{user}` is not a Matrix user ID")));
             }
         }
         Ok(())
@@ -373,19 +299,13 @@ impl Config {
 
     /// The bot's user ID.
     pub fn bot_user_id(&self) -> String {
-        format!(
-            "@{}:{}",
-            self.appservice.bot_localpart, self.homeserver.domain
-        )
+        format!("@{}:{}", self.appservice.bot_localpart, self.homeserver.domain)
     }
 
     /// The effective configuration as TOML, with tokens masked.
     pub fn masked_toml(&self) -> String {
         let mut shown = self.clone();
-        for token in [
-            &mut shown.appservice.as_token,
-            &mut shown.appservice.hs_token,
-        ] {
+        for token in [&mut shown.appservice.as_token, &mut shown.appservice.hs_token] {
             if !token.is_empty() {
                 *token = format!("<set, {} characters>", token.chars().count());
             }
@@ -415,18 +335,10 @@ mod tests {
         let c = loaded.config;
         assert_eq!(c.appservice.bot_localpart, "plural_bot");
         assert_eq!(c.commands.prefix, "pk;");
-        let base = dir
-            .path()
-            .canonicalize()
-            .unwrap_or(dir.path().to_path_buf());
+        let base = dir.path().canonicalize().unwrap_or(dir.path().to_path_buf());
+        assert!(c.database.url.ends_with("/data/pluralmatrix.db"), "{}", c.database.url);
         assert!(
-            c.database.url.ends_with("/data/pluralmatrix.db"),
-            "{}",
-            c.database.url
-        );
-        assert!(
-            c.database.url.contains(dir.path().to_str().unwrap())
-                || c.database.url.contains(base.to_str().unwrap())
+            c.database.url.contains(dir.path().to_str().unwrap()) || c.database.url.contains(base.to_str().unwrap())
         );
         assert!(c.encryption.store_dir.starts_with(dir.path()));
     }
@@ -434,26 +346,16 @@ mod tests {
     #[test]
     fn unknown_keys_are_rejected() {
         let dir = tempfile::tempdir().unwrap();
-        let err = load(&write(dir.path(), &format!("{MIN}prefx = 1\n")), true)
-            .unwrap_err()
-            .to_string();
+        let err = load(&write(dir.path(), &format!("{MIN}prefx = 1\n")), true).unwrap_err().to_string();
         assert!(err.contains("prefx"), "{err}");
-        let err = load(
-            &write(dir.path(), &format!("{MIN}[commands]\nprefx = \"!\"\n")),
-            true,
-        )
-        .unwrap_err()
-        .to_string();
+        let err = load(&write(dir.path(), &format!("{MIN}[commands]\nprefx = \"!\"\n")), true).unwrap_err().to_string();
         assert!(err.contains("prefx"), "{err}");
     }
 
     #[test]
     fn missing_file_and_tokens() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(
-            load(&dir.path().join("nope.toml"), true),
-            Err(ConfigError::NotFound(_))
-        ));
+        assert!(matches!(load(&dir.path().join("nope.toml"), true), Err(ConfigError::NotFound(_))));
         let p = write(dir.path(), "[homeserver]\ndomain = \"example.org\"\n");
         let err = load(&p, true).unwrap_err().to_string();
         assert!(err.contains("as_token"), "{err}");
@@ -470,40 +372,24 @@ mod tests {
             ("[commands]\nprefix = \"\"\n", "commands.prefix"),
             ("[admin]\nusers = [\"bob\"]\n", "admin.users"),
         ] {
-            let err = load(&write(dir.path(), &format!("{MIN}{extra}")), true)
-                .unwrap_err()
-                .to_string();
+            let err = load(&write(dir.path(), &format!("{MIN}{extra}")), true).unwrap_err().to_string();
             assert!(err.contains(key), "{extra}: {err}");
         }
-        let err = load(
-            &write(
-                dir.path(),
-                "[appservice]\nas_token = \"a\"\nhs_token = \"h\"\nlisten = \"nope\"\n",
-            ),
-            true,
-        )
-        .unwrap_err()
-        .to_string();
+        let err =
+            load(&write(dir.path(), "[appservice]\nas_token = \"a\"\nhs_token = \"h\"\nlisten = \"nope\"\n"), true)
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("appservice.listen"), "{err}");
     }
 
     #[test]
     fn masking_hides_tokens() {
         let dir = tempfile::tempdir().unwrap();
-        let c = load(
-            &write(
-                dir.path(),
-                "[appservice]\nas_token = \"secret-as\"\nhs_token = \"secret-hs\"\n",
-            ),
-            true,
-        )
-        .unwrap()
-        .config;
+        let c = load(&write(dir.path(), "[appservice]\nas_token = \"secret-as\"\nhs_token = \"secret-hs\"\n"), true)
+            .unwrap()
+            .config;
         let shown = c.masked_toml();
-        assert!(
-            !shown.contains("secret-as") && !shown.contains("secret-hs"),
-            "{shown}"
-        );
+        assert!(!shown.contains("secret-as") && !shown.contains("secret-hs"), "{shown}");
         assert!(shown.contains("<set, 9 characters>"));
     }
 }

@@ -7,8 +7,7 @@ use std::{borrow::Cow, time::Duration};
 use ruma::{
     UserId,
     api::{
-        AppserviceUserIdentity, IncomingResponse, MatrixVersion, OutgoingRequestAppserviceExt,
-        SupportedVersions,
+        AppserviceUserIdentity, IncomingResponse, MatrixVersion, OutgoingRequestAppserviceExt, SupportedVersions,
         auth_scheme::{AuthScheme, SendAccessToken},
         path_builder::{PathBuilder, SinglePath, VersionHistory},
     },
@@ -18,12 +17,7 @@ use tracing::{debug, warn};
 #[derive(Debug, thiserror::Error)]
 pub enum HsError {
     #[error("homeserver answered {status} {errcode}: {message}")]
-    Matrix {
-        status: u16,
-        errcode: String,
-        message: String,
-        retry_after_ms: Option<u64>,
-    },
+    Matrix { status: u16, errcode: String, message: String, retry_after_ms: Option<u64> },
     #[error("cannot reach the homeserver: {0}")]
     Transport(String),
     #[error("could not build the request: {0}")]
@@ -72,20 +66,14 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         // 10 attempts: 0.25 + 0.5 + 1 + 2 + 4 + 8 + 16 + 30 + 30 s ≈ 1.5 minutes of trying.
-        Self {
-            max_attempts: 10,
-            base_delay: Duration::from_millis(250),
-            max_delay: Duration::from_secs(30),
-        }
+        Self { max_attempts: 10, base_delay: Duration::from_millis(250), max_delay: Duration::from_secs(30) }
     }
 }
 
 impl RetryPolicy {
     /// Exponential delay for attempt `n` (1-based), with ±50 % jitter.
     fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .base_delay
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let exp = self.base_delay.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
         let capped = exp.min(self.max_delay);
         let jitter: f64 = 0.5 + rand::random::<f64>();
         capped.mul_f64(jitter).min(self.max_delay)
@@ -118,18 +106,13 @@ pub struct Homeserver {
 
 impl std::fmt::Debug for Homeserver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Homeserver")
-            .field("base_url", &self.base_url)
-            .finish_non_exhaustive()
+        f.debug_struct("Homeserver").field("base_url", &self.base_url).finish_non_exhaustive()
     }
 }
 
 /// Versions assumed until the homeserver tells us its own.
 fn default_versions() -> SupportedVersions {
-    SupportedVersions {
-        versions: [MatrixVersion::V1_1, MatrixVersion::V1_11].into(),
-        features: Default::default(),
-    }
+    SupportedVersions { versions: [MatrixVersion::V1_1, MatrixVersion::V1_11].into(), features: Default::default() }
 }
 
 impl Homeserver {
@@ -162,19 +145,11 @@ impl Homeserver {
     pub async fn discover_versions(&mut self) -> Result<(), HsError> {
         let url = format!("{}/_matrix/client/versions", self.base_url);
         let response = self.with_retries("GET /_matrix/client/versions", || async {
-            let resp = self
-                .http
-                .get(&url)
-                .send()
-                .await
-                .map_err(|e| HsError::Transport(e.to_string()))?;
+            let resp = self.http.get(&url).send().await.map_err(|e| HsError::Transport(e.to_string()))?;
             into_http_response(resp).await
         });
         let http = response.await?;
-        let parsed =
-            ruma::api::client::discovery::get_supported_versions::Response::try_from_http_response(
-                http,
-            )
+        let parsed = ruma::api::client::discovery::get_supported_versions::Response::try_from_http_response(http)
             .map_err(|e| HsError::Response(e.to_string()))?;
         let mut versions = parsed.as_supported_versions();
         if versions.versions.is_empty() {
@@ -185,11 +160,7 @@ impl Homeserver {
     }
 
     /// Sends `request` as the appservice; as `user` when given (identity assertion).
-    pub async fn send<R>(
-        &self,
-        request: R,
-        user: Option<&UserId>,
-    ) -> Result<R::IncomingResponse, HsError>
+    pub async fn send<R>(&self, request: R, user: Option<&UserId>) -> Result<R::IncomingResponse, HsError>
     where
         R: OutgoingRequestAppserviceExt,
         for<'a> R::Authentication: AuthScheme<Input<'a> = SendAccessToken<'a>>,
@@ -198,9 +169,7 @@ impl Homeserver {
         let label = format!(
             "{} {}",
             R::METHOD,
-            R::PATH_BUILDER
-                .select_path(<R::PathBuilder as PathInput>::input(&self.versions))
-                .unwrap_or("?")
+            R::PATH_BUILDER.select_path(<R::PathBuilder as PathInput>::input(&self.versions)).unwrap_or("?")
         );
         let http = self
             .with_retries(&label, || async {
@@ -214,26 +183,16 @@ impl Homeserver {
                         <R::PathBuilder as PathInput>::input(&self.versions),
                     )
                     .map_err(|e| HsError::Build(e.to_string()))?;
-                let req =
-                    reqwest::Request::try_from(req).map_err(|e| HsError::Build(e.to_string()))?;
-                let resp = self
-                    .http
-                    .execute(req)
-                    .await
-                    .map_err(|e| HsError::Transport(e.to_string()))?;
+                let req = reqwest::Request::try_from(req).map_err(|e| HsError::Build(e.to_string()))?;
+                let resp = self.http.execute(req).await.map_err(|e| HsError::Transport(e.to_string()))?;
                 into_http_response(resp).await
             })
             .await?;
-        R::IncomingResponse::try_from_http_response(http)
-            .map_err(|e| HsError::Response(format!("{label}: {e}")))
+        R::IncomingResponse::try_from_http_response(http).map_err(|e| HsError::Response(format!("{label}: {e}")))
     }
 
     /// Runs `attempt` until it succeeds, fails permanently, or the retry budget is spent.
-    async fn with_retries<F, Fut>(
-        &self,
-        label: &str,
-        mut attempt: F,
-    ) -> Result<http::Response<Vec<u8>>, HsError>
+    async fn with_retries<F, Fut>(&self, label: &str, mut attempt: F) -> Result<http::Response<Vec<u8>>, HsError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<http::Response<Vec<u8>>, HsError>>,
@@ -249,10 +208,9 @@ impl Homeserver {
                 return Err(err);
             }
             let delay = match &err {
-                HsError::Matrix {
-                    retry_after_ms: Some(ms),
-                    ..
-                } => Duration::from_millis(*ms).min(Duration::from_secs(300)),
+                HsError::Matrix { retry_after_ms: Some(ms), .. } => {
+                    Duration::from_millis(*ms).min(Duration::from_secs(300))
+                }
                 _ => self.retry.backoff(n),
             };
             if n >= 3 {
@@ -275,32 +233,22 @@ async fn into_http_response(resp: reqwest::Response) -> Result<http::Response<Ve
         .and_then(|v| v.parse::<u64>().ok())
         .map(|s| s * 1000);
     let headers = resp.headers().clone();
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| HsError::Transport(e.to_string()))?
-        .to_vec();
+    let body = resp.bytes().await.map_err(|e| HsError::Transport(e.to_string()))?.to_vec();
     if !status.is_success() {
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         let text = |k: &str| json.get(k).and_then(|v| v.as_str()).map(str::to_owned);
         return Err(HsError::Matrix {
             status: status.as_u16(),
             errcode: text("errcode").unwrap_or_else(|| "M_UNKNOWN".to_owned()),
-            message: text("error")
-                .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect()),
-            retry_after_ms: json
-                .get("retry_after_ms")
-                .and_then(|v| v.as_u64())
-                .or(retry_after_header),
+            message: text("error").unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect()),
+            retry_after_ms: json.get("retry_after_ms").and_then(|v| v.as_u64()).or(retry_after_header),
         });
     }
     let mut builder = http::Response::builder().status(status);
     if let Some(h) = builder.headers_mut() {
         *h = headers;
     }
-    builder
-        .body(body)
-        .map_err(|e| HsError::Response(e.to_string()))
+    builder.body(body).map_err(|e| HsError::Response(e.to_string()))
 }
 
 #[cfg(test)]
@@ -313,27 +261,110 @@ mod tests {
         for n in 1..20 {
             let d = p.backoff(n);
             assert!(d <= p.max_delay, "attempt {n}: {d:?}");
-            let nominal = p
-                .base_delay
-                .saturating_mul(1 << (n - 1).min(16))
-                .min(p.max_delay);
+            let nominal = p.base_delay.saturating_mul(1 << (n - 1).min(16)).min(p.max_delay);
             assert!(d >= nominal / 2, "attempt {n}: {d:?} < half of {nominal:?}");
         }
     }
 
     #[test]
     fn transient_errors() {
-        let m = |status| HsError::Matrix {
-            status,
-            errcode: "X".into(),
-            message: String::new(),
-            retry_after_ms: None,
-        };
+        let m = |status| HsError::Matrix { status, errcode: "X".into(), message: String::new(), retry_after_ms: None };
         assert!(m(429).is_transient());
         assert!(m(502).is_transient());
         assert!(!m(403).is_transient());
         assert!(!m(400).is_transient());
         assert!(HsError::Transport("refused".into()).is_transient());
         assert!(m(403).is_forbidden());
+    }
+
+    /// A stand-in server on 127.0.0.1 that answers with the scripted statuses in order.
+    async fn stub(script: Vec<(u16, serde_json::Value)>) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::{
+            Arc,
+            atomic::{AtomicUsize, Ordering},
+        };
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = calls.clone();
+        let app = axum::Router::new().fallback(move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            let (status, body) = script.get(n).cloned().unwrap_or((500, serde_json::json!({})));
+            async move { (axum::http::StatusCode::from_u16(status).unwrap(), axum::Json(body)) }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (url, calls)
+    }
+
+    fn whoami() -> ruma::api::client::account::whoami::v3::Request {
+        ruma::api::client::account::whoami::v3::Request::new()
+    }
+
+    #[tokio::test]
+    async fn rate_limit_waits_retry_after() {
+        use serde_json::json;
+        let (url, calls) = stub(vec![
+            (429, json!({"errcode": "M_LIMIT_EXCEEDED", "error": "slow down", "retry_after_ms": 300})),
+            (200, json!({"user_id": "@a:x", "is_guest": false})),
+        ])
+        .await;
+        let hs = Homeserver::new(&url, "token").unwrap();
+        let started = std::time::Instant::now();
+        let resp = hs.send(whoami(), None).await.unwrap();
+        assert_eq!(resp.user_id.as_str(), "@a:x");
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert!(started.elapsed() >= Duration::from_millis(300), "waited {:?}", started.elapsed());
+    }
+
+    #[tokio::test]
+    async fn server_errors_back_off_and_client_errors_do_not_retry() {
+        use serde_json::json;
+        let (url, calls) = stub(vec![
+            (502, json!({})),
+            (500, json!({"errcode": "M_UNKNOWN"})),
+            (200, json!({"user_id": "@a:x", "is_guest": false})),
+        ])
+        .await;
+        let hs = Homeserver::new(&url, "token").unwrap();
+        hs.send(whoami(), None).await.unwrap();
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+
+        let (url, calls) = stub(vec![(403, json!({"errcode": "M_FORBIDDEN", "error": "no"}))]).await;
+        let hs = Homeserver::new(&url, "token").unwrap();
+        let err = hs.send(whoami(), None).await.unwrap_err();
+        assert_eq!((err.status(), err.errcode()), (Some(403), Some("M_FORBIDDEN")));
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+        // A bounded budget: it gives up instead of looping.
+        let (url, calls) = stub(vec![]).await;
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(20),
+        };
+        let hs = Homeserver::new(&url, "token").unwrap().with_retry(policy);
+        assert!(hs.send(whoami(), None).await.unwrap_err().is_transient());
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn masquerades_with_user_id() {
+        use std::sync::{Arc, Mutex};
+        let seen = Arc::new(Mutex::new(String::new()));
+        let record = seen.clone();
+        let app = axum::Router::new().fallback(move |uri: axum::http::Uri, headers: axum::http::HeaderMap| {
+            let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            *record.lock().unwrap() = format!("{uri} {auth}");
+            async { axum::Json(serde_json::json!({"user_id": "@g:x", "is_guest": false})) }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let hs = Homeserver::new(&url, "the-as-token").unwrap();
+        let ghost = ruma::UserId::parse("@_plural_a_b:x").unwrap();
+        hs.send(whoami(), Some(&ghost)).await.unwrap();
+        let seen = seen.lock().unwrap().clone();
+        assert!(seen.contains("user_id=%40_plural_a_b%3Ax"), "{seen}");
+        assert!(seen.ends_with("Bearer the-as-token"), "{seen}");
     }
 }

@@ -7,20 +7,10 @@ use clap::{Parser, Subcommand};
 use pluralmatrix::{config, registration};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "pluralmatrix",
-    version,
-    about = "A Matrix application service for plural systems"
-)]
+#[command(name = "pluralmatrix", version, about = "A Matrix application service for plural systems")]
 struct Cli {
     /// Config file [default: $PLURALMATRIX_CONFIG, then ./config.toml]
-    #[arg(
-        short,
-        long,
-        global = true,
-        env = "PLURALMATRIX_CONFIG",
-        value_name = "FILE"
-    )]
+    #[arg(short, long, global = true, env = "PLURALMATRIX_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Cmd>,
@@ -47,17 +37,11 @@ struct Failure {
 }
 
 fn bad_config(e: impl std::fmt::Display) -> Failure {
-    Failure {
-        code: 2,
-        message: e.to_string(),
-    }
+    Failure { code: 2, message: e.to_string() }
 }
 
 fn other(e: impl std::fmt::Display) -> Failure {
-    Failure {
-        code: 1,
-        message: e.to_string(),
-    }
+    Failure { code: 1, message: e.to_string() }
 }
 
 fn main() -> ExitCode {
@@ -80,27 +64,19 @@ fn main() -> ExitCode {
 
 fn check_config(path: &std::path::Path) -> Result<(), Failure> {
     let loaded = config::load(path, true).map_err(bad_config)?;
-    print!(
-        "# {} is valid. Effective configuration:\n{}",
-        loaded.path.display(),
-        loaded.config.masked_toml()
-    );
+    print!("# {} is valid. Effective configuration:\n{}", loaded.path.display(), loaded.config.masked_toml());
     Ok(())
 }
 
 fn generate_registration(path: &std::path::Path, output: Option<PathBuf>) -> Result<(), Failure> {
     let mut loaded = config::load(path, false).map_err(bad_config)?;
     if registration::fill_missing_tokens(&loaded.path, &mut loaded.config).map_err(other)? {
-        eprintln!(
-            "pluralmatrix: generated new tokens and wrote them to {}",
-            loaded.path.display()
-        );
+        eprintln!("pluralmatrix: generated new tokens and wrote them to {}", loaded.path.display());
     }
     let yaml = registration::registration_yaml(&loaded.config).map_err(other)?;
     match output {
         None => print!("{yaml}"),
-        Some(out) => write_private(&out, &yaml)
-            .map_err(|e| other(format!("cannot write {}: {e}", out.display())))?,
+        Some(out) => write_private(&out, &yaml).map_err(|e| other(format!("cannot write {}: {e}", out.display())))?,
     }
     Ok(())
 }
@@ -120,22 +96,12 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
 fn run(path: &std::path::Path) -> Result<(), Failure> {
     let loaded = config::load(path, true).map_err(bad_config)?;
     init_logging();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(other)?;
-    runtime
-        .block_on(pluralmatrix::app::run(loaded.config))
-        .map_err(other)
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(other)?;
+    runtime.block_on(pluralmatrix::app::run(loaded.config)).map_err(other)
 }
 
 fn init_logging() {
     use tracing_subscriber::{EnvFilter, fmt};
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn"));
-    fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn"));
+    fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
 }

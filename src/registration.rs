@@ -53,14 +53,8 @@ pub fn registration_yaml(config: &Config) -> Result<String, serde_yaml::Error> {
         msc4190: true,
         namespaces: Namespaces {
             users: vec![
-                Namespace {
-                    exclusive: true,
-                    regex: format!("@{}.*:{domain}", regex::escape(&a.ghost_prefix)),
-                },
-                Namespace {
-                    exclusive: true,
-                    regex: regex::escape(&config.bot_user_id()),
-                },
+                Namespace { exclusive: true, regex: format!("@{}.*:{domain}", regex::escape(&a.ghost_prefix)) },
+                Namespace { exclusive: true, regex: regex::escape(&config.bot_user_id()) },
             ],
             aliases: vec![],
             rooms: vec![],
@@ -74,11 +68,7 @@ pub fn registration_yaml(config: &Config) -> Result<String, serde_yaml::Error> {
 
 /// A fresh random token (64 alphanumeric characters).
 pub fn new_token() -> String {
-    rand::rng()
-        .sample_iter(&Alphanumeric)
-        .take(64)
-        .map(char::from)
-        .collect()
+    rand::rng().sample_iter(&Alphanumeric).take(64).map(char::from).collect()
 }
 
 /// Writes generated tokens into the config file for every token that is empty in `config`
@@ -90,9 +80,8 @@ pub fn fill_missing_tokens(path: &Path, config: &mut Config) -> std::io::Result<
         return Ok(false);
     }
     let text = std::fs::read_to_string(path)?;
-    let mut doc: toml_edit::DocumentMut = text
-        .parse()
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{e}")))?;
+    let mut doc: toml_edit::DocumentMut =
+        text.parse().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{e}")))?;
     if !doc.contains_key("appservice") {
         doc["appservice"] = toml_edit::table();
     }
@@ -133,12 +122,10 @@ mod tests {
         assert_eq!(v["org.matrix.msc3202"], true);
         assert_eq!(v["io.element.msc4190"], true);
         let users = v["namespaces"]["users"].as_sequence().unwrap();
-        let ghost_re =
-            regex::Regex::new(&format!("^{}$", users[0]["regex"].as_str().unwrap())).unwrap();
+        let ghost_re = regex::Regex::new(&format!("^{}$", users[0]["regex"].as_str().unwrap())).unwrap();
         assert!(ghost_re.is_match("@_plural_sys_alice:example.org"));
         assert!(!ghost_re.is_match("@_plural_sys_alice:exampleXorg"));
-        let bot_re =
-            regex::Regex::new(&format!("^{}$", users[1]["regex"].as_str().unwrap())).unwrap();
+        let bot_re = regex::Regex::new(&format!("^{}$", users[1]["regex"].as_str().unwrap())).unwrap();
         assert!(bot_re.is_match("@plural_bot:example.org"));
         assert!(!bot_re.is_match("@plural_botX:example.org"));
         assert!(users.iter().all(|u| u["exclusive"] == true));
@@ -148,11 +135,7 @@ mod tests {
     fn tokens_are_written_back_keeping_comments() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("config.toml");
-        std::fs::write(
-            &p,
-            "# my comment\n[appservice]\nas_token = \"\" # fill me\nid = \"x\"\n",
-        )
-        .unwrap();
+        std::fs::write(&p, "# my comment\n[appservice]\nas_token = \"\" # fill me\nid = \"x\"\n").unwrap();
         let mut c = Config::default();
         assert!(fill_missing_tokens(&p, &mut c).unwrap());
         let text = std::fs::read_to_string(&p).unwrap();
@@ -161,9 +144,6 @@ mod tests {
         assert!(text.contains(&c.appservice.hs_token));
         assert_eq!(c.appservice.as_token.len(), 64);
         assert_ne!(c.appservice.as_token, c.appservice.hs_token);
-        assert!(
-            !fill_missing_tokens(&p, &mut c).unwrap(),
-            "nothing to do the second time"
-        );
+        assert!(!fill_missing_tokens(&p, &mut c).unwrap(), "nothing to do the second time");
     }
 }

@@ -54,21 +54,13 @@ fn authorize(state: &IntakeState, headers: &HeaderMap, query: &TokenQuery) -> Re
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     let Some(token) = from_header.or(query.access_token.as_deref()) else {
-        return Err(matrix_error(
-            StatusCode::UNAUTHORIZED,
-            "M_MISSING_TOKEN",
-            "Missing access token",
-        ));
+        return Err(matrix_error(StatusCode::UNAUTHORIZED, "M_MISSING_TOKEN", "Missing access token"));
     };
     if bool::from(token.as_bytes().ct_eq(state.hs_token.as_bytes())) {
         Ok(())
     } else {
         warn!("rejected a request with a wrong hs_token");
-        Err(matrix_error(
-            StatusCode::FORBIDDEN,
-            "M_FORBIDDEN",
-            "Invalid access token",
-        ))
+        Err(matrix_error(StatusCode::FORBIDDEN, "M_FORBIDDEN", "Invalid access token"))
     }
 }
 
@@ -82,13 +74,7 @@ pub fn router(state: Arc<IntakeState>, max_body_bytes: usize) -> Router {
         .route("/rooms/{alias}", get(room_query))
         .route("/_matrix/app/v1/ping", post(ping))
         .route("/health", get(health))
-        .fallback(|| async {
-            matrix_error(
-                StatusCode::NOT_FOUND,
-                "M_UNRECOGNIZED",
-                "Unrecognized request",
-            )
-        })
+        .fallback(|| async { matrix_error(StatusCode::NOT_FOUND, "M_UNRECOGNIZED", "Unrecognized request") })
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
 }
@@ -107,9 +93,7 @@ async fn transaction(
         Ok(v) => v,
         Err(_) => return matrix_error(StatusCode::BAD_REQUEST, "M_NOT_JSON", "Content not JSON."),
     };
-    let well_formed = parsed
-        .as_object()
-        .is_some_and(|o| o.get("events").is_none_or(Value::is_array));
+    let well_formed = parsed.as_object().is_some_and(|o| o.get("events").is_none_or(Value::is_array));
     if !well_formed {
         return matrix_error(
             StatusCode::BAD_REQUEST,
@@ -126,11 +110,7 @@ async fn transaction(
         Err(e) => {
             // Not stored, so not acknowledged: the homeserver will send it again.
             error!(txn_id, error = %e, "could not store a transaction");
-            return matrix_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "M_UNKNOWN",
-                "Could not store the transaction",
-            );
+            return matrix_error(StatusCode::INTERNAL_SERVER_ERROR, "M_UNKNOWN", "Could not store the transaction");
         }
     }
     (StatusCode::OK, Json(json!({}))).into_response()
@@ -168,18 +148,10 @@ async fn room_query(
     if let Err(resp) = authorize(&state, &headers, &query) {
         return resp;
     }
-    matrix_error(
-        StatusCode::NOT_FOUND,
-        "M_NOT_FOUND",
-        "This bridge has no room aliases",
-    )
+    matrix_error(StatusCode::NOT_FOUND, "M_NOT_FOUND", "This bridge has no room aliases")
 }
 
-async fn ping(
-    State(state): State<Arc<IntakeState>>,
-    Query(query): Query<TokenQuery>,
-    headers: HeaderMap,
-) -> Response {
+async fn ping(State(state): State<Arc<IntakeState>>, Query(query): Query<TokenQuery>, headers: HeaderMap) -> Response {
     if let Err(resp) = authorize(&state, &headers, &query) {
         return resp;
     }

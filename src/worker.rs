@@ -97,16 +97,11 @@ impl Worker {
                 failures += 1;
                 let kind = event.get("type").and_then(Value::as_str).unwrap_or("?");
                 warn!(txn_id = entry.txn_id, event_id, kind, error = %e, "handling an event failed");
-                self.db
-                    .record_event_failure(event_id, &entry.txn_id, &e.to_string(), now_ms())
-                    .await?;
+                self.db.record_event_failure(event_id, &entry.txn_id, &e.to_string(), now_ms()).await?;
             }
             self.db.mark_event_processed(event_id, now_ms()).await?;
         }
-        let summary =
-            (failures > 0).then(|| format!("{failures} event(s) failed; see event_failures"));
-        self.db
-            .journal_done(entry.seq, summary.as_deref(), now_ms())
-            .await
+        let summary = (failures > 0).then(|| format!("{failures} event(s) failed; see event_failures"));
+        self.db.journal_done(entry.seq, summary.as_deref(), now_ms()).await
     }
 }

@@ -18,22 +18,15 @@ fn pm(dir: &Path, args: &[&str]) -> (i32, String, String) {
 }
 
 fn one_line(stderr: &str) {
-    assert_eq!(
-        stderr.trim_end().lines().count(),
-        1,
-        "errors are one line: {stderr:?}"
-    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "errors are one line: {stderr:?}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]
 fn generate_registration_fills_tokens_and_check_config_masks_them() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("config.toml"),
-        "# operator comment\n[homeserver]\ndomain = \"example.org\"\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("config.toml"), "# operator comment\n[homeserver]\ndomain = \"example.org\"\n")
+        .unwrap();
 
     // Before tokens exist, check-config says what to do.
     let (code, _, err) = pm(dir.path(), &["check-config"]);
@@ -46,11 +39,7 @@ fn generate_registration_fills_tokens_and_check_config_masks_them() {
     let reg: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
     let config: toml::Value =
         toml::from_str(&std::fs::read_to_string(dir.path().join("config.toml")).unwrap()).unwrap();
-    assert!(
-        std::fs::read_to_string(dir.path().join("config.toml"))
-            .unwrap()
-            .contains("# operator comment")
-    );
+    assert!(std::fs::read_to_string(dir.path().join("config.toml")).unwrap().contains("# operator comment"));
     let as_token = config["appservice"]["as_token"].as_str().unwrap();
     let hs_token = config["appservice"]["hs_token"].as_str().unwrap();
     assert!(as_token.len() >= 32 && hs_token.len() >= 32 && as_token != hs_token);
@@ -62,52 +51,32 @@ fn generate_registration_fills_tokens_and_check_config_masks_them() {
     assert_eq!(reg["org.matrix.msc3202"].as_bool(), Some(true));
     assert_eq!(reg["receive_ephemeral"].as_bool(), Some(true));
     assert_eq!(reg["rate_limited"].as_bool(), Some(false));
-    assert_eq!(
-        reg["namespaces"]["users"][0]["regex"].as_str(),
-        Some("@_plural_.*:example\\.org")
-    );
-    assert_eq!(
-        reg["namespaces"]["users"][1]["regex"].as_str(),
-        Some("@plural_bot:example\\.org")
-    );
+    assert_eq!(reg["namespaces"]["users"][0]["regex"].as_str(), Some("@_plural_.*:example\\.org"));
+    assert_eq!(reg["namespaces"]["users"][1]["regex"].as_str(), Some("@plural_bot:example\\.org"));
 
     // Running it again keeps the tokens; -o writes a private file.
     let (code, _, _) = pm(dir.path(), &["generate-registration", "-o", "reg.yaml"]);
     assert_eq!(code, 0);
     let again: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(dir.path().join("reg.yaml")).unwrap())
-            .unwrap();
+        serde_yaml::from_str(&std::fs::read_to_string(dir.path().join("reg.yaml")).unwrap()).unwrap();
     assert_eq!(again["as_token"].as_str(), Some(as_token));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("reg.yaml"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(
-            mode & 0o077,
-            0,
-            "registration must not be readable by others: {mode:o}"
-        );
+        let mode = std::fs::metadata(dir.path().join("reg.yaml")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "registration must not be readable by others: {mode:o}");
     }
 
     // check-config passes now and never prints a token.
     let (code, out, err) = pm(dir.path(), &["check-config"]);
     assert_eq!(code, 0, "{err}");
     assert!(!out.contains(as_token) && !out.contains(hs_token), "{out}");
-    assert!(
-        out.contains("example.org") && out.contains("plural_bot"),
-        "{out}"
-    );
+    assert!(out.contains("example.org") && out.contains("plural_bot"), "{out}");
     // Relative paths are resolved against the config file's folder.
     let base = dir.path().canonicalize().unwrap();
     assert!(
         out.contains(&format!("sqlite://{}/data/pluralmatrix.db", base.display()))
-            || out.contains(&format!(
-                "sqlite://{}/data/pluralmatrix.db",
-                dir.path().display()
-            )),
+            || out.contains(&format!("sqlite://{}/data/pluralmatrix.db", dir.path().display())),
         "{out}"
     );
 }
@@ -127,11 +96,8 @@ fn config_errors_exit_2_with_one_line() {
     one_line(&err);
     assert!(err.contains("prefx"), "{err}");
 
-    std::fs::write(
-        dir.path().join("config.toml"),
-        "[appservice]\nas_token = \"a\"\nhs_token = \"h\"\nlisten = 5\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("config.toml"), "[appservice]\nas_token = \"a\"\nhs_token = \"h\"\nlisten = 5\n")
+        .unwrap();
     let (code, _, err) = pm(dir.path(), &["run"]);
     assert_eq!(code, 2);
     one_line(&err);
@@ -145,11 +111,7 @@ fn config_errors_exit_2_with_one_line() {
 fn env_overrides_and_config_env_var() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("elsewhere.toml");
-    std::fs::write(
-        &path,
-        "[appservice]\nas_token = \"a-token\"\nhs_token = \"h-token\"\n",
-    )
-    .unwrap();
+    std::fs::write(&path, "[appservice]\nas_token = \"a-token\"\nhs_token = \"h-token\"\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_pluralmatrix"))
         .arg("check-config")
         .env("PLURALMATRIX_CONFIG", &path)
@@ -158,11 +120,7 @@ fn env_overrides_and_config_env_var() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("prefix = \"pm!\""), "{stdout}");
     assert!(stdout.contains("domain = \"override.test\""), "{stdout}");
 
@@ -188,13 +146,7 @@ fn run_fails_cleanly_when_the_port_is_taken() {
     .unwrap();
     let (code, _, err) = pm(dir.path(), &["run"]);
     assert_eq!(code, 1);
-    assert!(
-        err.lines()
-            .last()
-            .unwrap_or_default()
-            .contains(&port.to_string()),
-        "{err}"
-    );
+    assert!(err.lines().last().unwrap_or_default().contains(&port.to_string()), "{err}");
 }
 
 #[test]
@@ -207,21 +159,14 @@ fn shipped_example_config_is_valid() {
         .env("PLURALMATRIX__APPSERVICE__HS_TOKEN", "example-hs")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // Every key the example shows is a real key with the documented default.
     let shown: toml::Value = toml::from_str(&std::fs::read_to_string(&example).unwrap()).unwrap();
     let effective = String::from_utf8_lossy(&out.stdout);
     let effective: toml::Value = toml::from_str(effective.split_once('\n').unwrap().1).unwrap();
     for (section, keys) in shown.as_table().unwrap() {
         for (key, value) in keys.as_table().unwrap() {
-            if key.ends_with("_token")
-                || key == "url" && section == "database"
-                || key == "store_dir"
-            {
+            if key.ends_with("_token") || key == "url" && section == "database" || key == "store_dir" {
                 continue; // secrets are masked; paths are made absolute
             }
             assert_eq!(effective[section][key], *value, "{section}.{key}");

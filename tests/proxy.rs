@@ -18,26 +18,14 @@ async fn tagged_message_is_proxied_and_original_redacted() {
     let ghost = env.ghost(&system, "alice");
 
     let original = owner.send_text(&room_id, "a: hello world").await;
-    let msg = observer
-        .wait_for(&room_id, "the ghost's message", |e| {
-            e["sender"] == ghost.as_str()
-        })
-        .await;
+    let msg = observer.wait_for(&room_id, "the ghost's message", |e| e["sender"] == ghost.as_str()).await;
     assert_eq!(msg["content"]["body"], "hello world");
     assert_eq!(msg["content"]["msgtype"], "m.text");
     observer.wait_redacted(&room_id, &original).await;
 
     // The ghost carries the member's name.
-    let profile = observer
-        .client
-        .account()
-        .fetch_user_profile_of(&ghost)
-        .await
-        .unwrap();
-    assert_eq!(
-        profile.get("displayname").and_then(|v| v.as_str()),
-        Some("Alice")
-    );
+    let profile = observer.client.account().fetch_user_profile_of(&ghost).await.unwrap();
+    assert_eq!(profile.get("displayname").and_then(|v| v.as_str()), Some("Alice"));
 
     // Untagged messages and bare tags stay as they are.
     let plain = owner.send_text(&room_id, "just me").await;
@@ -46,10 +34,7 @@ async fn tagged_message_is_proxied_and_original_redacted() {
     observer.wait_redacted(&room_id, &marker).await;
     let events = observer.messages(&room_id).await;
     for id in [&plain, &bare] {
-        let e = events
-            .iter()
-            .find(|e| e["event_id"] == id.as_str())
-            .unwrap();
+        let e = events.iter().find(|e| e["event_id"] == id.as_str()).unwrap();
         assert!(!is_redacted(e), "{id} should not be redacted");
     }
     assert_eq!(from(&events, &ghost).len(), 2, "exactly two ghost messages");
@@ -83,21 +68,12 @@ async fn reply_formatting_escape_and_media() {
         .await;
     let msg = observer
         .wait_for(&room_id, "the ghost's reply", |e| {
-            e["sender"] == ghost.as_str()
-                && e["content"]["body"]
-                    .as_str()
-                    .is_some_and(|b| b.contains("answer"))
+            e["sender"] == ghost.as_str() && e["content"]["body"].as_str().is_some_and(|b| b.contains("answer"))
         })
         .await;
     let c = &msg["content"];
-    assert_eq!(
-        c["m.relates_to"]["m.in_reply_to"]["event_id"],
-        parent.as_str()
-    );
-    assert_eq!(
-        c["body"],
-        format!("> <{}> question?\n\n**bold** answer", observer.user_id)
-    );
+    assert_eq!(c["m.relates_to"]["m.in_reply_to"]["event_id"], parent.as_str());
+    assert_eq!(c["body"], format!("> <{}> question?\n\n**bold** answer", observer.user_id));
     assert_eq!(c["format"], "org.matrix.custom.html");
     assert_eq!(
         c["formatted_body"],
@@ -120,21 +96,28 @@ async fn reply_formatting_escape_and_media() {
     assert_eq!(msg["content"]["info"]["h"], 1600);
     observer.wait_redacted(&room_id, &image).await;
 
+    // A message in a thread stays in the thread.
+    let root = observer.send_text(&room_id, "thread root").await;
+    owner
+        .send(&room_id, json!({"msgtype": "m.text", "body": "a: in the thread",
+            "m.relates_to": {"rel_type": "m.thread", "event_id": root, "is_falling_back": true, "m.in_reply_to": {"event_id": root}}}))
+        .await;
+    let msg = observer
+        .wait_for(&room_id, "the ghost's thread message", |e| {
+            e["sender"] == ghost.as_str() && e["content"]["body"] == "in the thread"
+        })
+        .await;
+    assert_eq!(msg["content"]["m.relates_to"]["rel_type"], "m.thread");
+    assert_eq!(msg["content"]["m.relates_to"]["event_id"], root.as_str());
+
     // `\` escapes: never proxied.
     let escaped = owner.send_text(&room_id, "\\a: not proxied").await;
     let marker = owner.send_text(&room_id, "a: after escape").await;
     observer.wait_redacted(&room_id, &marker).await;
     let events = observer.messages(&room_id).await;
-    let e = events
-        .iter()
-        .find(|e| e["event_id"] == escaped.as_str())
-        .unwrap();
+    let e = events.iter().find(|e| e["event_id"] == escaped.as_str()).unwrap();
     assert!(!is_redacted(e));
-    assert!(
-        !from(&events, &ghost)
-            .iter()
-            .any(|e| e["content"]["body"] == "not proxied")
-    );
+    assert!(!from(&events, &ghost).iter().any(|e| e["content"]["body"] == "not proxied"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -146,18 +129,8 @@ async fn latch_and_edit_to_proxy() {
     let room_id = room_id_of(&room);
     observer.join(&room_id).await;
     let system = system_with_alice(&env, &owner, &room_id).await;
-    assert!(
-        owner
-            .command(&env, &room_id, "pk;member new Bob")
-            .await
-            .contains("Member created")
-    );
-    assert!(
-        owner
-            .command(&env, &room_id, "pk;member bob proxy b:text")
-            .await
-            .contains("b:text")
-    );
+    assert!(owner.command(&env, &room_id, "pk;member new Bob").await.contains("Member created"));
+    assert!(owner.command(&env, &room_id, "pk;member bob proxy b:text").await.contains("b:text"));
     let alice = env.ghost(&system, "alice");
     let bob = env.ghost(&system, "bob");
 
@@ -165,28 +138,20 @@ async fn latch_and_edit_to_proxy() {
     assert!(reply.contains("latch mode enabled"), "{reply}");
     owner.send_text(&room_id, "a: first").await;
     observer
-        .wait_for(&room_id, "alice's first", |e| {
-            e["sender"] == alice.as_str() && e["content"]["body"] == "first"
-        })
+        .wait_for(&room_id, "alice's first", |e| e["sender"] == alice.as_str() && e["content"]["body"] == "first")
         .await;
     let untagged = owner.send_text(&room_id, "second").await;
     observer
-        .wait_for(&room_id, "alice latched", |e| {
-            e["sender"] == alice.as_str() && e["content"]["body"] == "second"
-        })
+        .wait_for(&room_id, "alice latched", |e| e["sender"] == alice.as_str() && e["content"]["body"] == "second")
         .await;
     observer.wait_redacted(&room_id, &untagged).await;
     owner.send_text(&room_id, "b: third").await;
     observer
-        .wait_for(&room_id, "bob's third", |e| {
-            e["sender"] == bob.as_str() && e["content"]["body"] == "third"
-        })
+        .wait_for(&room_id, "bob's third", |e| e["sender"] == bob.as_str() && e["content"]["body"] == "third")
         .await;
     owner.send_text(&room_id, "fourth").await;
     observer
-        .wait_for(&room_id, "bob latched", |e| {
-            e["sender"] == bob.as_str() && e["content"]["body"] == "fourth"
-        })
+        .wait_for(&room_id, "bob latched", |e| e["sender"] == bob.as_str() && e["content"]["body"] == "fourth")
         .await;
     // `\\` lets go of the latch; later untagged messages stay.
     owner.send_text(&room_id, "\\\\unlatch").await;
@@ -194,17 +159,10 @@ async fn latch_and_edit_to_proxy() {
     let reply = owner.command(&env, &room_id, "pk;autoproxy off").await;
     assert!(reply.contains("Autoproxy disabled"), "{reply}");
     let events = observer.messages(&room_id).await;
-    assert!(!is_redacted(
-        events
-            .iter()
-            .find(|e| e["event_id"] == after.as_str())
-            .unwrap()
-    ));
+    assert!(!is_redacted(events.iter().find(|e| e["event_id"] == after.as_str()).unwrap()));
 
     // Editing an unproxied message to add a tag: a new ghost message; original and edit go.
-    let original = owner
-        .send(&room_id, json!({"msgtype": "m.text", "body": "typo here"}))
-        .await;
+    let original = owner.send(&room_id, json!({"msgtype": "m.text", "body": "typo here"})).await;
     let edit = owner
         .send(
             &room_id,
@@ -216,12 +174,39 @@ async fn latch_and_edit_to_proxy() {
         )
         .await;
     let msg = observer
-        .wait_for(&room_id, "bob's edit-proxy", |e| {
-            e["sender"] == bob.as_str() && e["content"]["body"] == "fixed"
-        })
+        .wait_for(&room_id, "bob's edit-proxy", |e| e["sender"] == bob.as_str() && e["content"]["body"] == "fixed")
         .await;
     assert!(msg["content"].get("m.new_content").is_none());
     assert!(msg["content"].get("m.relates_to").is_none());
     observer.wait_redacted(&room_id, &original).await;
     observer.wait_redacted(&room_id, &edit).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redaction_power_the_bot_says_so_once() {
+    let env = TestEnv::start("proxy-nopower").await;
+    let owner = env.user("powerless").await;
+    let room = owner.create_room_with(&env, &[], false).await;
+    let room_id = room_id_of(&room);
+    let system = system_with_alice(&env, &owner, &room_id).await;
+    let ghost = env.ghost(&system, "alice");
+    let first = owner.send_text(&room_id, "a: one").await;
+    owner
+        .wait_for(&room_id, "first ghost message", |e| e["sender"] == ghost.as_str() && e["content"]["body"] == "one")
+        .await;
+    let second = owner.send_text(&room_id, "a: two").await;
+    owner
+        .wait_for(&room_id, "second ghost message", |e| e["sender"] == ghost.as_str() && e["content"]["body"] == "two")
+        .await;
+    let marker = owner.command(&env, &room_id, "pk;system").await;
+    assert!(marker.contains("Test System"));
+    let events = owner.messages(&room_id).await;
+    for id in [&first, &second] {
+        assert!(!is_redacted(events.iter().find(|e| e["event_id"] == id.as_str()).unwrap()), "cannot be redacted");
+    }
+    let notices: Vec<_> = from(&events, &env.bot)
+        .into_iter()
+        .filter(|e| e["content"]["body"].as_str().unwrap_or_default().contains("can't remove the original"))
+        .collect();
+    assert_eq!(notices.len(), 1, "one notice per room");
 }

@@ -14,14 +14,8 @@ fn txn_with(event: &Value) -> String {
 }
 
 /// Fetches an event's full JSON as the room sees it (with room_id, for a transaction).
-async fn event_json(
-    user: &User,
-    room_id: &matrix_sdk::ruma::RoomId,
-    id: &matrix_sdk::ruma::EventId,
-) -> Value {
-    let mut e = user
-        .wait_for(room_id, "the event", |e| e["event_id"] == id.as_str())
-        .await;
+async fn event_json(user: &User, room_id: &matrix_sdk::ruma::RoomId, id: &matrix_sdk::ruma::EventId) -> Value {
+    let mut e = user.wait_for(room_id, "the event", |e| e["event_id"] == id.as_str()).await;
     e["room_id"] = json!(room_id);
     e
 }
@@ -32,21 +26,17 @@ async fn count_bodies(
     ghost: &matrix_sdk::ruma::UserId,
     body: &str,
 ) -> usize {
-    from(&user.messages(room_id).await, ghost)
-        .iter()
-        .filter(|e| e["content"]["body"] == body)
-        .count()
+    from(&user.messages(room_id).await, ghost).iter().filter(|e| e["content"]["body"] == body).count()
 }
 
 async fn wait_journal_idle(env: &TestEnv) {
     let deadline = Instant::now() + WAIT;
     loop {
         let pool = env.db().await;
-        let pending: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM journal WHERE processed_at IS NULL")
-                .fetch_one(&pool)
-                .await
-                .unwrap();
+        let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM journal WHERE processed_at IS NULL")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
         pool.close().await;
         if pending == 0 {
             return;
@@ -71,59 +61,28 @@ async fn transaction_endpoint_auth_and_validation() {
     let body = txn_with(&event);
 
     let (status, err) = env.push_transaction("t-missing", &body, None).await;
-    assert_eq!(
-        (status, err["errcode"].as_str()),
-        (401, Some("M_MISSING_TOKEN"))
-    );
-    let (status, err) = env
-        .push_transaction("t-wrong", &body, Some("not-the-token"))
-        .await;
-    assert_eq!(
-        (status, err["errcode"].as_str()),
-        (403, Some("M_FORBIDDEN"))
-    );
-    let (status, err) = env
-        .push_transaction("t-notjson", "{not json", Some(&env.hs_token))
-        .await;
+    assert_eq!((status, err["errcode"].as_str()), (401, Some("M_MISSING_TOKEN")));
+    let (status, err) = env.push_transaction("t-wrong", &body, Some("not-the-token")).await;
+    assert_eq!((status, err["errcode"].as_str()), (403, Some("M_FORBIDDEN")));
+    let (status, err) = env.push_transaction("t-notjson", "{not json", Some(&env.hs_token)).await;
     assert_eq!((status, err["errcode"].as_str()), (400, Some("M_NOT_JSON")));
-    let (status, err) = env
-        .push_transaction("t-badjson", "{\"events\": 5}", Some(&env.hs_token))
-        .await;
+    let (status, err) = env.push_transaction("t-badjson", "{\"events\": 5}", Some(&env.hs_token)).await;
     assert_eq!((status, err["errcode"].as_str()), (400, Some("M_BAD_JSON")));
-    let (status, err) = env
-        .push_transaction("t-array", "[]", Some(&env.hs_token))
-        .await;
+    let (status, err) = env.push_transaction("t-array", "[]", Some(&env.hs_token)).await;
     assert_eq!((status, err["errcode"].as_str()), (400, Some("M_BAD_JSON")));
     for txn in ["t-missing", "t-wrong", "t-notjson", "t-badjson", "t-array"] {
-        assert!(
-            !env.journal_has(txn).await,
-            "rejected transaction {txn} must not be stored"
-        );
+        assert!(!env.journal_has(txn).await, "rejected transaction {txn} must not be stored");
     }
 
     // Other endpoints check the token too.
     let http = reqwest::Client::new();
     let url = |path: &str| format!("{}{path}", env.daemon_url());
     let status = |r: reqwest::Response| r.status().as_u16();
-    assert_eq!(
-        status(
-            http.post(url("/_matrix/app/v1/ping"))
-                .body("{}")
-                .send()
-                .await
-                .unwrap()
-        ),
-        401
-    );
+    assert_eq!(status(http.post(url("/_matrix/app/v1/ping")).body("{}").send().await.unwrap()), 401);
     let bearer = format!("Bearer {}", env.hs_token);
     assert_eq!(
         status(
-            http.post(url("/_matrix/app/v1/ping"))
-                .header("authorization", &bearer)
-                .body("{}")
-                .send()
-                .await
-                .unwrap()
+            http.post(url("/_matrix/app/v1/ping")).header("authorization", &bearer).body("{}").send().await.unwrap()
         ),
         200
     );
@@ -148,21 +107,13 @@ async fn transaction_endpoint_auth_and_validation() {
         403
     );
     // A body over the limit is refused before it is read into memory.
-    let huge = format!(
-        "{{\"events\": [], \"pad\": \"{}\"}}",
-        "x".repeat(33 * 1024 * 1024)
-    );
-    let (status, _) = env
-        .push_transaction("t-huge", &huge, Some(&env.hs_token))
-        .await;
+    let huge = format!("{{\"events\": [], \"pad\": \"{}\"}}", "x".repeat(33 * 1024 * 1024));
+    let (status, _) = env.push_transaction("t-huge", &huge, Some(&env.hs_token)).await;
     assert_eq!(status, 413);
 
     // Nothing of the rejected ones was proxied; the legacy query-parameter form is accepted.
     let resp = http
-        .put(url(&format!(
-            "/transactions/t-legacy?access_token={}",
-            env.hs_token
-        )))
+        .put(url(&format!("/transactions/t-legacy?access_token={}", env.hs_token)))
         .header("content-type", "application/json")
         .body(body.clone())
         .send()
@@ -216,28 +167,20 @@ async fn killed_daemon_replayed_and_duplicated_transactions_proxy_once() {
     loop {
         let pool = env.db().await;
         let like = format!("%{}%", original);
-        let copies: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM journal WHERE CAST(body AS TEXT) LIKE $1")
-                .bind(like)
-                .fetch_one(&pool)
-                .await
-                .unwrap();
+        let copies: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM journal WHERE CAST(body AS TEXT) LIKE $1")
+            .bind(like)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
         pool.close().await;
         if copies >= 3 {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "Synapse never re-delivered the event (copies: {copies})"
-        );
+        assert!(Instant::now() < deadline, "Synapse never re-delivered the event (copies: {copies})");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     wait_journal_idle(&env).await;
-    assert_eq!(
-        count_bodies(&observer, &room_id, &ghost, "sent while down").await,
-        1,
-        "proxied exactly once"
-    );
+    assert_eq!(count_bodies(&observer, &room_id, &ghost, "sent while down").await, 1, "proxied exactly once");
 
     // The same again with a clean SIGTERM shutdown in between.
     env.stop_daemon();
@@ -250,10 +193,7 @@ async fn killed_daemon_replayed_and_duplicated_transactions_proxy_once() {
         .await;
     observer.wait_redacted(&room_id, &second).await;
     wait_journal_idle(&env).await;
-    assert_eq!(
-        count_bodies(&observer, &room_id, &ghost, "after clean stop").await,
-        1
-    );
+    assert_eq!(count_bodies(&observer, &room_id, &ghost, "after clean stop").await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -275,13 +215,11 @@ async fn unprocessed_journal_entries_resume_after_restart() {
     {
         let url = format!("sqlite://{}", env.db_path().display());
         let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-        sqlx::query(
-            "INSERT INTO journal (txn_id, body, received_at) VALUES ('stored-before-crash', $1, 0)",
-        )
-        .bind(txn_with(&event).into_bytes())
-        .execute(&pool)
-        .await
-        .unwrap();
+        sqlx::query("INSERT INTO journal (txn_id, body, received_at) VALUES ('stored-before-crash', $1, 0)")
+            .bind(txn_with(&event).into_bytes())
+            .execute(&pool)
+            .await
+            .unwrap();
         pool.close().await;
     }
     env.start_daemon().await;
@@ -291,10 +229,7 @@ async fn unprocessed_journal_entries_resume_after_restart() {
         })
         .await;
     wait_journal_idle(&env).await;
-    assert_eq!(
-        count_bodies(&owner, &room_id, &ghost, "from the journal").await,
-        1
-    );
+    assert_eq!(count_bodies(&owner, &room_id, &ghost, "from the journal").await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -306,12 +241,7 @@ async fn bot_joins_rooms_it_was_invited_to_while_down() {
     req.invite = vec![env.bot.clone()];
     let room = owner.client.create_room(req).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(
-        !owner
-            .joined_members(room.room_id())
-            .await
-            .contains(&env.bot)
-    );
+    assert!(!owner.joined_members(room.room_id()).await.contains(&env.bot));
     env.start_daemon().await;
     owner.wait_joined(room.room_id(), &env.bot).await;
 }

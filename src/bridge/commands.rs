@@ -22,11 +22,7 @@ const NO_SYSTEM: &str = "You don't have a system yet. Create one with `pk;system
 
 impl Bridge {
     /// If `text` is a command, runs it and answers. Returns whether it was a command.
-    pub(super) async fn run_command_if_any(
-        &self,
-        event: &RoomEvent,
-        text: &str,
-    ) -> BridgeResult<bool> {
+    pub(super) async fn run_command_if_any(&self, event: &RoomEvent, text: &str) -> BridgeResult<bool> {
         let Some(parsed) = command::parse(text, &self.settings.command_prefix) else {
             return Ok(false);
         };
@@ -34,8 +30,7 @@ impl Bridge {
             Ok(cmd) => self.run_command(event, cmd).await?,
             Err(e) => format!("❌ {}", e.0),
         };
-        self.reply(event, &answer.replace("pk;", &self.settings.command_prefix))
-            .await?;
+        self.reply(event, &answer.replace("pk;", &self.settings.command_prefix)).await?;
         Ok(true)
     }
 
@@ -43,12 +38,8 @@ impl Bridge {
         let system = self.db.system_for_account(event.sender.as_str()).await?;
         match cmd {
             Command::Help => Ok(replies::help("pk;")),
-            Command::System(SystemCommand::New { name }) => {
-                self.system_new(&event.sender, system, name).await
-            }
-            Command::System(SystemCommand::ShowOther(target)) => {
-                self.system_show_other(&event.sender, &target).await
-            }
+            Command::System(SystemCommand::New { name }) => self.system_new(&event.sender, system, name).await,
+            Command::System(SystemCommand::ShowOther(target)) => self.system_show_other(&event.sender, &target).await,
             Command::System(sub) => match system {
                 None => Ok(NO_SYSTEM.to_owned()),
                 Some(system) => self.system_command(system, sub).await,
@@ -81,15 +72,7 @@ impl Bridge {
                 code(&s.short_id)
             ));
         }
-        let s = self
-            .db
-            .create_system(
-                sender.as_str(),
-                sender.localpart(),
-                name.as_deref(),
-                now_ms(),
-            )
-            .await?;
+        let s = self.db.create_system(sender.as_str(), sender.localpart(), name.as_deref(), now_ms()).await?;
         Ok(format!(
             "✅ System created: **{}** (ID {}, slug {}).\n\nNext: add a member with `pk;member new <name>`, then give \
              it a proxy tag with `pk;member <name> proxy a:text`.\n\nNote: proxied messages are sent by accounts on \
@@ -118,11 +101,8 @@ impl Bridge {
     async fn system_show_other(&self, sender: &UserId, target: &str) -> BridgeResult<String> {
         let found = if target.starts_with('@') {
             // `@bob` means bob on the sender's server.
-            let full = if target.contains(':') {
-                target.to_owned()
-            } else {
-                format!("{target}:{}", sender.server_name())
-            };
+            let full =
+                if target.contains(':') { target.to_owned() } else { format!("{target}:{}", sender.server_name()) };
             self.db.system_for_account(&full).await?
         } else {
             self.db.system_by_reference(target).await?
@@ -149,10 +129,7 @@ impl Bridge {
                 let updated = self.db.system_by_id(system.id).await?.unwrap_or(system);
                 self.resync_system_ghosts(&updated).await;
                 Ok(match tag {
-                    Some(t) => format!(
-                        "✅ System tag set to {}. Member names now show as `<name> {t}`.",
-                        code(&t)
-                    ),
+                    Some(t) => format!("✅ System tag set to {}. Member names now show as `<name> {t}`.", code(&t)),
                     None => "✅ System tag cleared.".to_owned(),
                 })
             }
@@ -165,11 +142,7 @@ impl Bridge {
                 let lines: Vec<MemberLine<'_>> = members
                     .iter()
                     .zip(&tags)
-                    .map(|(m, t)| MemberLine {
-                        name: &m.name,
-                        short_id: &m.short_id,
-                        tags: t,
-                    })
+                    .map(|(m, t)| MemberLine { name: &m.name, short_id: &m.short_id, tags: t })
                     .collect();
                 Ok(replies::member_list(system.name.as_deref(), &lines))
             }
@@ -190,11 +163,7 @@ impl Bridge {
         }
     }
 
-    async fn resolve_member(
-        &self,
-        system: &System,
-        reference: &str,
-    ) -> BridgeResult<Result<Member, String>> {
+    async fn resolve_member(&self, system: &System, reference: &str) -> BridgeResult<Result<Member, String>> {
         Ok(match self.db.find_member(system.id, reference).await? {
             Some(m) => Ok(m),
             None => Err(format!(
@@ -238,12 +207,7 @@ impl Bridge {
         }
     }
 
-    async fn member_command(
-        &self,
-        event: &RoomEvent,
-        system: System,
-        cmd: MemberCommand,
-    ) -> BridgeResult<String> {
+    async fn member_command(&self, event: &RoomEvent, system: System, cmd: MemberCommand) -> BridgeResult<String> {
         let reference = match &cmd {
             MemberCommand::New { name } => return self.member_new(&system, name).await,
             MemberCommand::Show { member }
@@ -267,38 +231,21 @@ impl Bridge {
         match cmd {
             MemberCommand::New { .. } => Ok(String::new()), // handled above
             MemberCommand::Show { .. } => self.member_card(&member, &system).await,
-            MemberCommand::Proxy { action, .. } => {
-                self.member_proxy(&system, &member, action).await
-            }
+            MemberCommand::Proxy { action, .. } => self.member_proxy(&system, &member, action).await,
             MemberCommand::Rename { name, .. } => {
                 self.db.rename_member(member.id, &name).await?;
                 self.refresh_ghost(&system, member.id).await;
-                Ok(format!(
-                    "✅ **{}** is now called **{}**.",
-                    md(&member.name),
-                    md(&name)
-                ))
+                Ok(format!("✅ **{}** is now called **{}**.", md(&member.name), md(&name)))
             }
             MemberCommand::DisplayName { name: None, .. } => Ok(match &member.display_name {
                 Some(dn) => format!("**{}** is shown as **{}**.", md(&member.name), md(dn)),
-                None => format!(
-                    "**{}** has no display name; the name is shown.",
-                    md(&member.name)
-                ),
+                None => format!("**{}** has no display name; the name is shown.", md(&member.name)),
             }),
-            MemberCommand::DisplayName {
-                name: Some(name), ..
-            } => {
-                self.db
-                    .set_member_display_name(member.id, name.as_deref())
-                    .await?;
+            MemberCommand::DisplayName { name: Some(name), .. } => {
+                self.db.set_member_display_name(member.id, name.as_deref()).await?;
                 self.refresh_ghost(&system, member.id).await;
                 Ok(match name {
-                    Some(n) => format!(
-                        "✅ **{}** is now shown as **{}**.",
-                        md(&member.name),
-                        md(&n)
-                    ),
+                    Some(n) => format!("✅ **{}** is now shown as **{}**.", md(&member.name), md(&n)),
                     None => format!("✅ Display name of **{}** cleared.", md(&member.name)),
                 })
             }
@@ -314,12 +261,8 @@ impl Bridge {
                     None => format!("✅ Avatar of **{}** cleared.", md(&member.name)),
                 })
             }
-            MemberCommand::Delete {
-                confirmed: true, ..
-            } => self.member_delete(&member, &system).await,
-            MemberCommand::Delete {
-                confirmed: false, ..
-            } => {
+            MemberCommand::Delete { confirmed: true, .. } => self.member_delete(&member, &system).await,
+            MemberCommand::Delete { confirmed: false, .. } => {
                 let action = format!("delete-member:{}", member.id);
                 self.db
                     .set_confirmation(
@@ -339,12 +282,7 @@ impl Bridge {
     }
 
     async fn member_new(&self, system: &System, name: &str) -> BridgeResult<String> {
-        let duplicate = self
-            .db
-            .members(system.id)
-            .await?
-            .into_iter()
-            .any(|m| m.name.eq_ignore_ascii_case(name));
+        let duplicate = self.db.members(system.id).await?.into_iter().any(|m| m.name.eq_ignore_ascii_case(name));
         let member = self.db.create_member(system.id, name, now_ms()).await?;
         let ghost_note = match self.prepare_ghost(system, &member).await {
             Ok(ghost) => format!("Their messages come from {}.", code(ghost.as_str())),
@@ -364,9 +302,7 @@ impl Bridge {
             ))
         );
         if duplicate {
-            out.push_str(
-                "\n\nNote: you already had a member with this name; use the ID to tell them apart.",
-            );
+            out.push_str("\n\nNote: you already had a member with this name; use the ID to tell them apart.");
         }
         Ok(out)
     }
@@ -381,12 +317,7 @@ impl Bridge {
         }
     }
 
-    async fn member_proxy(
-        &self,
-        system: &System,
-        member: &Member,
-        action: ProxyAction,
-    ) -> BridgeResult<String> {
+    async fn member_proxy(&self, system: &System, member: &Member, action: ProxyAction) -> BridgeResult<String> {
         let current = self.db.member_tags(member.id).await?;
         let new_tags: Vec<ProxyTag> = match action {
             ProxyAction::Show => return Ok(replies::tags_reply(&member.name, &current)),
@@ -394,21 +325,13 @@ impl Bridge {
             ProxyAction::Set(tags) => tags,
             ProxyAction::Add(tag) => {
                 if current.contains(&tag) {
-                    return Ok(format!(
-                        "**{}** already has the tag {}.",
-                        md(&member.name),
-                        code(&tag.to_string())
-                    ));
+                    return Ok(format!("**{}** already has the tag {}.", md(&member.name), code(&tag.to_string())));
                 }
                 current.iter().cloned().chain([tag]).collect()
             }
             ProxyAction::Remove(tag) => {
                 if !current.contains(&tag) {
-                    return Ok(format!(
-                        "❌ **{}** has no tag {}.",
-                        md(&member.name),
-                        code(&tag.to_string())
-                    ));
+                    return Ok(format!("❌ **{}** has no tag {}.", md(&member.name), code(&tag.to_string())));
                 }
                 current.iter().filter(|t| **t != tag).cloned().collect()
             }
@@ -416,17 +339,8 @@ impl Bridge {
         // A tag may belong to one member only, or nobody could tell who is speaking.
         for (other_id, tag) in self.db.system_tags(system.id).await? {
             if other_id != member.id && new_tags.contains(&tag) {
-                let other = self
-                    .db
-                    .member_by_id(other_id)
-                    .await?
-                    .map(|m| m.name)
-                    .unwrap_or_default();
-                return Ok(format!(
-                    "❌ The tag {} already belongs to **{}**.",
-                    code(&tag.to_string()),
-                    md(&other)
-                ));
+                let other = self.db.member_by_id(other_id).await?.map(|m| m.name).unwrap_or_default();
+                return Ok(format!("❌ The tag {} already belongs to **{}**.", code(&tag.to_string()), md(&other)));
             }
         }
         self.db.set_member_tags(member.id, &new_tags).await?;
@@ -450,59 +364,31 @@ impl Bridge {
         Ok(format!(
             "✅ Member **{}** deleted{}.",
             md(&member.name),
-            system
-                .name
-                .as_deref()
-                .map(|n| format!(" from **{}**", md(n)))
-                .unwrap_or_default()
+            system.name.as_deref().map(|n| format!(" from **{}**", md(n))).unwrap_or_default()
         ))
     }
 
     /// If the sender has a pending confirmation in this room, settles it with `text`.
     /// Returns whether the message was the confirmation (and so is not proxied).
-    pub(super) async fn confirm_if_pending(
-        &self,
-        event: &RoomEvent,
-        text: &str,
-    ) -> BridgeResult<bool> {
+    pub(super) async fn confirm_if_pending(&self, event: &RoomEvent, text: &str) -> BridgeResult<bool> {
         let now = now_ms();
-        if !self
-            .db
-            .has_confirmation(event.sender.as_str(), event.room_id.as_str(), now)
-            .await?
-        {
+        if !self.db.has_confirmation(event.sender.as_str(), event.room_id.as_str(), now).await? {
             return Ok(false);
         }
-        let Some(action) = self
-            .db
-            .take_confirmation(event.sender.as_str(), event.room_id.as_str(), now)
-            .await?
-        else {
+        let Some(action) = self.db.take_confirmation(event.sender.as_str(), event.room_id.as_str(), now).await? else {
             return Ok(false);
         };
-        let Some(member_id) = action
-            .strip_prefix("delete-member:")
-            .and_then(|id| id.parse::<i64>().ok())
-        else {
+        let Some(member_id) = action.strip_prefix("delete-member:").and_then(|id| id.parse::<i64>().ok()) else {
             return Ok(false);
         };
         let Some(system) = self.db.system_for_account(event.sender.as_str()).await? else {
             return Ok(false);
         };
-        let Some(member) = self
-            .db
-            .member_by_id(member_id)
-            .await?
-            .filter(|m| m.system_id == system.id)
-        else {
+        let Some(member) = self.db.member_by_id(member_id).await?.filter(|m| m.system_id == system.id) else {
             return Ok(false);
         };
         if !text.trim().eq_ignore_ascii_case(&member.short_id) {
-            self.reply(
-                event,
-                &format!("Deletion of **{}** cancelled.", md(&member.name)),
-            )
-            .await?;
+            self.reply(event, &format!("Deletion of **{}** cancelled.", md(&member.name))).await?;
             return Ok(false);
         }
         let answer = self.member_delete(&member, &system).await?;
@@ -516,12 +402,7 @@ impl Bridge {
             Mode::Off => "off".to_owned(),
             Mode::Latch => match state.latch {
                 Some((id, _)) => {
-                    let name = self
-                        .db
-                        .member_by_id(id)
-                        .await?
-                        .map(|m| m.name)
-                        .unwrap_or_default();
+                    let name = self.db.member_by_id(id).await?.map(|m| m.name).unwrap_or_default();
                     format!("latch (currently **{}**)", md(&name))
                 }
                 None => "latch (nobody latched yet)".to_owned(),
@@ -529,12 +410,7 @@ impl Bridge {
             Mode::Front => "front".to_owned(),
             Mode::Member => {
                 let name = match state.member {
-                    Some(id) => self
-                        .db
-                        .member_by_id(id)
-                        .await?
-                        .map(|m| m.name)
-                        .unwrap_or_default(),
+                    Some(id) => self.db.member_by_id(id).await?.map(|m| m.name).unwrap_or_default(),
                     None => String::new(),
                 };
                 format!("always **{}**", md(&name))
@@ -542,16 +418,9 @@ impl Bridge {
         })
     }
 
-    async fn autoproxy_command(
-        &self,
-        system: System,
-        arg: Option<AutoproxyArg>,
-    ) -> BridgeResult<String> {
+    async fn autoproxy_command(&self, system: System, arg: Option<AutoproxyArg>) -> BridgeResult<String> {
         match arg {
-            None => Ok(format!(
-                "Autoproxy is {}.",
-                self.autoproxy_description(&system).await?
-            )),
+            None => Ok(format!("Autoproxy is {}.", self.autoproxy_description(&system).await?)),
             Some(AutoproxyArg::Off) => {
                 self.db.set_autoproxy(system.id, Mode::Off, None).await?;
                 Ok("✅ Autoproxy disabled. Only tagged messages are proxied.".to_owned())
@@ -568,20 +437,16 @@ impl Bridge {
                     is fronting and untagged messages are not proxied."
                     .to_owned())
             }
-            Some(AutoproxyArg::Member(reference)) => {
-                match self.resolve_member(&system, &reference).await? {
-                    Err(message) => Ok(message),
-                    Ok(member) => {
-                        self.db
-                            .set_autoproxy(system.id, Mode::Member, Some(member.id))
-                            .await?;
-                        Ok(format!(
-                            "✅ Autoproxy enabled for **{}**: your untagged messages go out as them.",
-                            md(&member.name)
-                        ))
-                    }
+            Some(AutoproxyArg::Member(reference)) => match self.resolve_member(&system, &reference).await? {
+                Err(message) => Ok(message),
+                Ok(member) => {
+                    self.db.set_autoproxy(system.id, Mode::Member, Some(member.id)).await?;
+                    Ok(format!(
+                        "✅ Autoproxy enabled for **{}**: your untagged messages go out as them.",
+                        md(&member.name)
+                    ))
                 }
-            }
+            },
         }
     }
 }

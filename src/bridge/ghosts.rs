@@ -39,12 +39,7 @@ impl Bridge {
 
     /// Registers the ghost's account unless the database says it is done.
     pub(super) async fn ensure_ghost_registered(&self, ghost: &UserId) -> BridgeResult<()> {
-        if self
-            .db
-            .ghost(ghost.as_str())
-            .await?
-            .is_some_and(|g| g.registered)
-        {
+        if self.db.ghost(ghost.as_str()).await?.is_some_and(|g| g.registered) {
             return Ok(());
         }
         self.register_user(ghost.localpart()).await?;
@@ -70,21 +65,9 @@ impl Bridge {
 
     /// Makes sure the member's ghost exists, is registered and shows the right profile.
     /// Returns its user ID.
-    pub(super) async fn prepare_ghost(
-        &self,
-        system: &System,
-        member: &Member,
-    ) -> BridgeResult<OwnedUserId> {
+    pub(super) async fn prepare_ghost(&self, system: &System, member: &Member) -> BridgeResult<OwnedUserId> {
         let ghost = self.ghost_id(system, member)?;
-        self.db
-            .upsert_ghost(
-                ghost.as_str(),
-                member.id,
-                &system.slug,
-                &member.slug,
-                now_ms(),
-            )
-            .await?;
+        self.db.upsert_ghost(ghost.as_str(), member.id, &system.slug, &member.slug, now_ms()).await?;
         self.ensure_ghost_registered(&ghost).await?;
         self.sync_ghost_profile(&ghost, system, member).await?;
         Ok(ghost)
@@ -100,9 +83,7 @@ impl Bridge {
         let stored = self.db.ghost(ghost.as_str()).await?;
         let want_name = ghost_display_name(member, system);
         let want_avatar = member.avatar_url.clone();
-        let (have_name, have_avatar) = stored
-            .map(|g| (g.display_name, g.avatar_url))
-            .unwrap_or_default();
+        let (have_name, have_avatar) = stored.map(|g| (g.display_name, g.avatar_url)).unwrap_or_default();
         if have_name.as_deref() != Some(want_name.as_str()) {
             let req = set_profile_field::v3::Request::new(
                 ghost.to_owned(),
@@ -113,52 +94,33 @@ impl Bridge {
         if have_avatar != want_avatar {
             // An empty URL clears the avatar.
             let uri = OwnedMxcUri::from(want_avatar.clone().unwrap_or_default());
-            let req = set_profile_field::v3::Request::new(
-                ghost.to_owned(),
-                ProfileFieldValue::AvatarUrl(uri),
-            );
+            let req = set_profile_field::v3::Request::new(ghost.to_owned(), ProfileFieldValue::AvatarUrl(uri));
             self.hs.send(req, Some(ghost)).await?;
         }
-        self.db
-            .set_ghost_profile(ghost.as_str(), Some(&want_name), want_avatar.as_deref())
-            .await?;
+        self.db.set_ghost_profile(ghost.as_str(), Some(&want_name), want_avatar.as_deref()).await?;
         Ok(())
     }
 
     /// Joins the ghost to `room` unless the database says it is there. If the join is
     /// refused, the bot invites the ghost and it tries once more.
-    pub(super) async fn ensure_ghost_in_room(
-        &self,
-        ghost: &UserId,
-        room: &RoomId,
-    ) -> BridgeResult<()> {
+    pub(super) async fn ensure_ghost_in_room(&self, ghost: &UserId, room: &RoomId) -> BridgeResult<()> {
         if self.db.ghost_in_room(ghost.as_str(), room.as_str()).await? {
             return Ok(());
         }
-        let join = || {
-            self.hs.send(
-                join_room_by_id::v3::Request::new(room.to_owned()),
-                Some(ghost),
-            )
-        };
+        let join = || self.hs.send(join_room_by_id::v3::Request::new(room.to_owned()), Some(ghost));
         if let Err(e) = join().await {
             if e.is_transient() {
                 return Err(e.into());
             }
             info!(%room, %ghost, error = %e, "ghost cannot join by itself; the bot invites it");
-            let invite = invite_user::v3::Request::new(
-                room.to_owned(),
-                InviteUserId::new(ghost.to_owned()).into(),
-            );
+            let invite = invite_user::v3::Request::new(room.to_owned(), InviteUserId::new(ghost.to_owned()).into());
             if let Err(e) = self.hs.send(invite, Some(&self.settings.bot)).await {
                 // Already invited or joined is fine; anything else will show in the join.
                 warn!(%room, %ghost, error = %e, "bot could not invite the ghost");
             }
             join().await?;
         }
-        self.db
-            .set_ghost_in_room(ghost.as_str(), room.as_str(), true)
-            .await?;
+        self.db.set_ghost_in_room(ghost.as_str(), room.as_str(), true).await?;
         Ok(())
     }
 
@@ -187,16 +149,10 @@ impl Bridge {
             let Ok(room_id) = RoomId::parse(room.as_str()) else {
                 continue;
             };
-            if let Err(e) = self
-                .hs
-                .send(leave_room::v3::Request::new(room_id.clone()), Some(ghost))
-                .await
-            {
+            if let Err(e) = self.hs.send(leave_room::v3::Request::new(room_id.clone()), Some(ghost)).await {
                 warn!(%room_id, %ghost, error = %e, "ghost could not leave");
             }
-            self.db
-                .set_ghost_in_room(ghost.as_str(), room_id.as_str(), false)
-                .await?;
+            self.db.set_ghost_in_room(ghost.as_str(), room_id.as_str(), false).await?;
         }
         Ok(())
     }
@@ -235,17 +191,8 @@ mod tests {
     #[test]
     fn display_names() {
         assert_eq!(ghost_display_name(&member(None), &system(None)), "Alice");
-        assert_eq!(
-            ghost_display_name(&member(None), &system(Some("| Us"))),
-            "Alice | Us"
-        );
-        assert_eq!(
-            ghost_display_name(&member(Some("Ali")), &system(Some("🌸"))),
-            "Ali 🌸"
-        );
-        assert_eq!(
-            ghost_display_name(&member(None), &system(Some(""))),
-            "Alice"
-        );
+        assert_eq!(ghost_display_name(&member(None), &system(Some("| Us"))), "Alice | Us");
+        assert_eq!(ghost_display_name(&member(Some("Ali")), &system(Some("🌸"))), "Ali 🌸");
+        assert_eq!(ghost_display_name(&member(None), &system(Some(""))), "Alice");
     }
 }

@@ -9,21 +9,13 @@ use super::{Bridge, BridgeResult, RoomEvent};
 
 impl Bridge {
     pub(super) async fn on_membership(&self, event: &RoomEvent) -> BridgeResult<()> {
-        let Some(target) = event
-            .state_key
-            .as_deref()
-            .and_then(|s| UserId::parse(s).ok())
-        else {
+        let Some(target) = event.state_key.as_deref().and_then(|s| UserId::parse(s).ok()) else {
             return Ok(());
         };
         if !self.is_ours(&target) {
             return Ok(());
         }
-        let membership = event
-            .content
-            .get("membership")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let membership = event.content.get("membership").and_then(Value::as_str).unwrap_or_default();
         match membership {
             "invite" if target == self.settings.bot => {
                 info!(room = %event.room_id, inviter = %event.sender, "invited; joining");
@@ -41,15 +33,11 @@ impl Bridge {
                 self.join_as(&target, &event.room_id).await
             }
             "join" if target != self.settings.bot => {
-                self.db
-                    .set_ghost_in_room(target.as_str(), event.room_id.as_str(), true)
-                    .await?;
+                self.db.set_ghost_in_room(target.as_str(), event.room_id.as_str(), true).await?;
                 Ok(())
             }
             "leave" | "ban" if target != self.settings.bot => {
-                self.db
-                    .set_ghost_in_room(target.as_str(), event.room_id.as_str(), false)
-                    .await?;
+                self.db.set_ghost_in_room(target.as_str(), event.room_id.as_str(), false).await?;
                 Ok(())
             }
             _ => Ok(()),
@@ -58,19 +46,10 @@ impl Bridge {
 
     /// Joins `room` as `user` (the bot or a ghost). A refusal is logged, not retried.
     pub(super) async fn join_as(&self, user: &UserId, room: &ruma::RoomId) -> BridgeResult<()> {
-        match self
-            .hs
-            .send(
-                join_room_by_id::v3::Request::new(room.to_owned()),
-                Some(user),
-            )
-            .await
-        {
+        match self.hs.send(join_room_by_id::v3::Request::new(room.to_owned()), Some(user)).await {
             Ok(_) => {
                 if *user != self.settings.bot {
-                    self.db
-                        .set_ghost_in_room(user.as_str(), room.as_str(), true)
-                        .await?;
+                    self.db.set_ghost_in_room(user.as_str(), room.as_str(), true).await?;
                 }
                 Ok(())
             }

@@ -4,9 +4,7 @@
 use ruma::{
     EventId, OwnedEventId, OwnedTransactionId, RoomId, UserId,
     api::client::{message::send_message_event, redact::redact_event},
-    events::{
-        AnyMessageLikeEventContent, MessageLikeEventType, room::message::RoomMessageEventContent,
-    },
+    events::{AnyMessageLikeEventContent, MessageLikeEventType, room::message::RoomMessageEventContent},
     serde::Raw,
 };
 use serde_json::{Value, json};
@@ -24,26 +22,16 @@ impl Bridge {
         cause: &EventId,
         purpose: &str,
     ) -> BridgeResult<OwnedEventId> {
-        let raw: Raw<AnyMessageLikeEventContent> = Raw::new(content)
-            .map_err(|e| BridgeError::Invalid(format!("message content: {e}")))?
-            .cast_unchecked();
+        let raw: Raw<AnyMessageLikeEventContent> =
+            Raw::new(content).map_err(|e| BridgeError::Invalid(format!("message content: {e}")))?.cast_unchecked();
         let txn = OwnedTransactionId::from(txn_id(cause.as_str(), purpose));
-        let req = send_message_event::v3::Request::new_raw(
-            room.to_owned(),
-            txn,
-            MessageLikeEventType::RoomMessage,
-            raw,
-        );
+        let req =
+            send_message_event::v3::Request::new_raw(room.to_owned(), txn, MessageLikeEventType::RoomMessage, raw);
         Ok(self.hs.send(req, Some(sender)).await?.event_id)
     }
 
     /// Redacts `target` as the bot.
-    pub(super) async fn redact_as_bot(
-        &self,
-        room: &RoomId,
-        target: &EventId,
-        reason: &str,
-    ) -> BridgeResult<()> {
+    pub(super) async fn redact_as_bot(&self, room: &RoomId, target: &EventId, reason: &str) -> BridgeResult<()> {
         let txn = OwnedTransactionId::from(txn_id(target.as_str(), "redact"));
         let mut req = redact_event::v3::Request::new(room.to_owned(), target.to_owned(), txn);
         req.reason = Some(reason.to_owned());
@@ -54,14 +42,7 @@ impl Bridge {
     /// The bot answers `to` with a notice (Markdown → plain + HTML), as a reply, pinging nobody.
     pub(super) async fn reply(&self, to: &RoomEvent, markdown: &str) -> BridgeResult<()> {
         let content = notice(markdown, Some(&to.event_id));
-        self.send_message(
-            &to.room_id,
-            &self.settings.bot,
-            &content,
-            &to.event_id,
-            "reply",
-        )
-        .await?;
+        self.send_message(&to.room_id, &self.settings.bot, &content, &to.event_id, "reply").await?;
         Ok(())
     }
 
@@ -75,25 +56,20 @@ impl Bridge {
         purpose: &str,
     ) -> BridgeResult<()> {
         let content = notice(markdown, None);
-        self.send_message(room, &self.settings.bot, &content, cause, purpose)
-            .await?;
+        self.send_message(room, &self.settings.bot, &content, cause, purpose).await?;
         Ok(())
     }
 }
 
 /// Notice content from Markdown, optionally as a reply.
 pub(super) fn notice(markdown: &str, reply_to: Option<&EventId>) -> Content {
-    let mut value = serde_json::to_value(RoomMessageEventContent::notice_markdown(markdown))
-        .unwrap_or_else(|_| {
-            json!({"msgtype": "m.notice", "body": markdown}) // ok: serialising a plain struct does not fail
-        });
+    let mut value = serde_json::to_value(RoomMessageEventContent::notice_markdown(markdown)).unwrap_or_else(|_| {
+        json!({"msgtype": "m.notice", "body": markdown}) // ok: serialising a plain struct does not fail
+    });
     if let Some(map) = value.as_object_mut() {
         map.insert("m.mentions".to_owned(), json!({}));
         if let Some(id) = reply_to {
-            map.insert(
-                "m.relates_to".to_owned(),
-                json!({"m.in_reply_to": {"event_id": id}}),
-            );
+            map.insert("m.relates_to".to_owned(), json!({"m.in_reply_to": {"event_id": id}}));
         }
     }
     match value {
@@ -113,12 +89,7 @@ mod tests {
         assert_eq!(c["msgtype"], "m.notice");
         assert_eq!(c["body"], "**hi** there");
         assert_eq!(c["format"], "org.matrix.custom.html");
-        assert!(
-            c["formatted_body"]
-                .as_str()
-                .unwrap()
-                .contains("<strong>hi</strong>")
-        );
+        assert!(c["formatted_body"].as_str().unwrap().contains("<strong>hi</strong>"));
         assert_eq!(c["m.mentions"], json!({}));
         assert_eq!(c["m.relates_to"]["m.in_reply_to"]["event_id"], "$abc:x");
         assert!(notice("x", None).get("m.relates_to").is_none());

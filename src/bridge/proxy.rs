@@ -39,43 +39,26 @@ impl Bridge {
             return Ok(());
         };
         let tags = self.db.system_tags(system.id).await?;
-        let msg = autoproxy::Message {
-            text: text.text,
-            has_attachment: text.has_attachment,
-            is_edit: false,
-        };
+        let msg = autoproxy::Message { text: text.text, has_attachment: text.has_attachment, is_edit: false };
         let now = now_ms();
-        let (decision, latch) = autoproxy::decide(
-            msg,
-            &tags,
-            &system.autoproxy_state(),
-            None,
-            now,
-            self.settings.latch_timeout_ms,
-        );
+        let (decision, latch) =
+            autoproxy::decide(msg, &tags, &system.autoproxy_state(), None, now, self.settings.latch_timeout_ms);
         self.apply_latch(&system, latch).await?;
         let Decision::Proxy { member, via } = decision else {
             return Ok(());
         };
         let rewrite = match &via {
-            Via::Tag { tag, inner } => Rewrite::StripTag {
-                prefix: &tag.prefix,
-                suffix: &tag.suffix,
-                inner,
-            },
+            Via::Tag { tag, inner } => Rewrite::StripTag { prefix: &tag.prefix, suffix: &tag.suffix, inner },
             Via::Autoproxy => Rewrite::Keep,
         };
         let content = ghost_content(&event.content, None, rewrite);
-        self.proxy(event, &system, member, content, &[&event.event_id])
-            .await
+        self.proxy(event, &system, member, content, &[&event.event_id]).await
     }
 
     async fn apply_latch(&self, system: &System, update: LatchUpdate<i64>) -> BridgeResult<()> {
         match update {
             LatchUpdate::Keep => Ok(()),
-            LatchUpdate::Set(member, at) => {
-                Ok(self.db.set_latch(system.id, Some((member, at))).await?)
-            }
+            LatchUpdate::Set(member, at) => Ok(self.db.set_latch(system.id, Some((member, at))).await?),
             LatchUpdate::Clear => Ok(self.db.set_latch(system.id, None).await?),
         }
     }
@@ -88,16 +71,8 @@ impl Bridge {
         };
         // An edit of a message already proxied is ignored, unless it is this very edit whose
         // proxying was interrupted (then it has a record of its own and is finished here).
-        if self
-            .db
-            .proxied_by_original(original_id.as_str())
-            .await?
-            .is_some()
-            && self
-                .db
-                .proxied_by_original(edit.event_id.as_str())
-                .await?
-                .is_none()
+        if self.db.proxied_by_original(original_id.as_str()).await?.is_some()
+            && self.db.proxied_by_original(edit.event_id.as_str()).await?.is_none()
         {
             return Ok(());
         }
@@ -111,25 +86,11 @@ impl Bridge {
             return Ok(());
         };
         let tags = self.db.system_tags(system.id).await?;
-        let msg = autoproxy::Message {
-            text: text.text,
-            has_attachment: text.has_attachment,
-            is_edit: true,
-        };
+        let msg = autoproxy::Message { text: text.text, has_attachment: text.has_attachment, is_edit: true };
         let now = now_ms();
-        let (decision, latch) = autoproxy::decide(
-            msg,
-            &tags,
-            &system.autoproxy_state(),
-            None,
-            now,
-            self.settings.latch_timeout_ms,
-        );
-        let Decision::Proxy {
-            member,
-            via: Via::Tag { tag, inner },
-        } = decision
-        else {
+        let (decision, latch) =
+            autoproxy::decide(msg, &tags, &system.autoproxy_state(), None, now, self.settings.latch_timeout_ms);
+        let Decision::Proxy { member, via: Via::Tag { tag, inner } } = decision else {
             return Ok(());
         };
         // The original keeps what clients leave out of edits: media, reply relation.
@@ -145,26 +106,14 @@ impl Bridge {
         let Ok(original) = original else {
             return Ok(());
         };
-        let redacted =
-            original.unsigned.contains_key("redacted_because") || original.content.is_empty();
+        let redacted = original.unsigned.contains_key("redacted_because") || original.content.is_empty();
         if original.sender != edit.sender || original.kind != "m.room.message" || redacted {
             return Ok(());
         }
         self.apply_latch(&system, latch).await?;
-        let rewrite = Rewrite::StripTag {
-            prefix: &tag.prefix,
-            suffix: &tag.suffix,
-            inner: &inner,
-        };
+        let rewrite = Rewrite::StripTag { prefix: &tag.prefix, suffix: &tag.suffix, inner: &inner };
         let content = ghost_content(&original.content, Some(new_content), rewrite);
-        self.proxy(
-            edit,
-            &system,
-            member,
-            content,
-            &[&original.event_id, &edit.event_id],
-        )
-        .await
+        self.proxy(edit, &system, member, content, &[&original.event_id, &edit.event_id]).await
     }
 
     /// Sends `content` as the member's ghost in the event's room, then redacts `originals`.
@@ -193,67 +142,41 @@ impl Bridge {
         let now = now_ms();
         for original in originals {
             self.db
-                .record_proxied(
-                    &ProxiedMessage {
-                        original_event_id: original.to_string(),
-                        ..record(None)
-                    },
-                    now,
-                )
+                .record_proxied(&ProxiedMessage { original_event_id: original.to_string(), ..record(None) }, now)
                 .await?;
         }
         self.ensure_ghost_in_room(&ghost, room).await?;
-        let sent = match self
-            .send_message(room, &ghost, &content, &event.event_id, "proxy")
-            .await
-        {
+        let sent = match self.send_message(room, &ghost, &content, &event.event_id, "proxy").await {
             Err(e) if e.is_forbidden() => {
                 // Our joined-room cache was stale (kicked, left): join again and retry once.
-                self.db
-                    .set_ghost_in_room(ghost.as_str(), room.as_str(), false)
-                    .await?;
+                self.db.set_ghost_in_room(ghost.as_str(), room.as_str(), false).await?;
                 self.ensure_ghost_in_room(&ghost, room).await?;
-                self.send_message(room, &ghost, &content, &event.event_id, "proxy")
-                    .await?
+                self.send_message(room, &ghost, &content, &event.event_id, "proxy").await?
             }
             other => other?,
         };
         for original in originals {
-            let row = ProxiedMessage {
-                original_event_id: original.to_string(),
-                ..record(Some(sent.to_string()))
-            };
+            let row = ProxiedMessage { original_event_id: original.to_string(), ..record(Some(sent.to_string())) };
             self.db.record_proxied(&row, now).await?;
         }
         info!(%room, ghost = %ghost, "proxied a message");
         for original in originals {
-            self.redact_original(room, original, &event.event_id)
-                .await?;
+            self.redact_original(room, original, &event.event_id).await?;
         }
         Ok(())
     }
 
     /// Redacts the user's original as the bot; without the power to, says so once per room.
-    async fn redact_original(
-        &self,
-        room: &RoomId,
-        original: &EventId,
-        cause: &EventId,
-    ) -> BridgeResult<()> {
+    async fn redact_original(&self, room: &RoomId, original: &EventId, cause: &EventId) -> BridgeResult<()> {
         match self.redact_as_bot(room, original, REDACT_REASON).await {
             Ok(()) => Ok(()),
             Err(e) if e.is_forbidden() => {
                 warn!(%room, error = %e, "cannot redact the original message");
-                if self
-                    .db
-                    .notice_once(room.as_str(), "cannot-redact", now_ms())
-                    .await?
-                {
+                if self.db.notice_once(room.as_str(), "cannot-redact", now_ms()).await? {
                     let text = "I can't remove the original messages in this room, so they stay visible next to the \
                                 proxied ones. Give me the power to remove messages (Moderator, or \"Remove messages \
                                 sent by others\") to fix this.";
-                    self.notice(room, text, cause, "notice-cannot-redact")
-                        .await?;
+                    self.notice(room, text, cause, "notice-cannot-redact").await?;
                 }
                 Ok(())
             }

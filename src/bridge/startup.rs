@@ -57,13 +57,8 @@ impl Bridge {
             Err(super::BridgeError::Homeserver(e)) => return Err(e),
             Err(e) => return Err(HsError::Build(e.to_string())),
         }
-        let profile = self
-            .hs
-            .send(get_profile::v3::Request::new(bot.clone()), Some(bot))
-            .await;
-        let has_name = profile
-            .as_ref()
-            .is_ok_and(|p| p.get("displayname").is_some());
+        let profile = self.hs.send(get_profile::v3::Request::new(bot.clone()), Some(bot)).await;
+        let has_name = profile.as_ref().is_ok_and(|p| p.get("displayname").is_some());
         if !has_name {
             let req = set_profile_field::v3::Request::new(
                 bot.clone(),
@@ -76,10 +71,7 @@ impl Bridge {
         let mut ping = request_ping::v1::Request::new(self.settings.appservice_id.clone());
         ping.transaction_id = Some(format!("pluralmatrix-start-{}", crate::db::now_ms()).into());
         match self.hs.send(ping, None).await {
-            Ok(resp) => info!(
-                round_trip_ms = resp.duration.as_millis() as u64,
-                "homeserver ping answered"
-            ),
+            Ok(resp) => info!(round_trip_ms = resp.duration.as_millis() as u64, "homeserver ping answered"),
             Err(e) => warn!(error = %e, "homeserver ping failed; it may not reach our url"),
         }
         Ok(())

@@ -50,11 +50,7 @@ pub struct State<K> {
 
 impl<K> Default for State<K> {
     fn default() -> Self {
-        Self {
-            mode: Mode::Off,
-            member: None,
-            latch: None,
-        }
+        Self { mode: Mode::Off, member: None, latch: None }
     }
 }
 
@@ -103,11 +99,7 @@ pub fn decide<'t, K: Copy + PartialEq>(
     let text = msg.text.trim_start();
     // `\\message`: not proxied, and the latch is let go.
     if text.starts_with("\\\\") {
-        let update = if state.latch.is_some() {
-            LatchUpdate::Clear
-        } else {
-            LatchUpdate::Keep
-        };
+        let update = if state.latch.is_some() { LatchUpdate::Clear } else { LatchUpdate::Keep };
         return (Decision::Ignore, update);
     }
     // `\message`: never proxied.
@@ -119,21 +111,8 @@ pub fn decide<'t, K: Copy + PartialEq>(
             // A bare tag is not a message.
             return (Decision::Ignore, LatchUpdate::Keep);
         }
-        let update = if state.mode == Mode::Latch {
-            LatchUpdate::Set(m.member, now)
-        } else {
-            LatchUpdate::Keep
-        };
-        return (
-            Decision::Proxy {
-                member: m.member,
-                via: Via::Tag {
-                    tag: m.tag,
-                    inner: m.inner,
-                },
-            },
-            update,
-        );
+        let update = if state.mode == Mode::Latch { LatchUpdate::Set(m.member, now) } else { LatchUpdate::Keep };
+        return (Decision::Proxy { member: m.member, via: Via::Tag { tag: m.tag, inner: m.inner } }, update);
     }
     if msg.is_edit || (msg.text.trim().is_empty() && !msg.has_attachment) {
         return (Decision::Ignore, LatchUpdate::Keep);
@@ -144,26 +123,14 @@ pub fn decide<'t, K: Copy + PartialEq>(
         Mode::Front => fronter,
         Mode::Latch => match state.latch {
             Some((member, at)) if latch_timeout_ms <= 0 || now - at < latch_timeout_ms => {
-                return (
-                    Decision::Proxy {
-                        member,
-                        via: Via::Autoproxy,
-                    },
-                    LatchUpdate::Set(member, now),
-                );
+                return (Decision::Proxy { member, via: Via::Autoproxy }, LatchUpdate::Set(member, now));
             }
             Some(_) => return (Decision::Ignore, LatchUpdate::Clear),
             None => None,
         },
     };
     match auto {
-        Some(member) => (
-            Decision::Proxy {
-                member,
-                via: Via::Autoproxy,
-            },
-            LatchUpdate::Keep,
-        ),
+        Some(member) => (Decision::Proxy { member, via: Via::Autoproxy }, LatchUpdate::Keep),
         None => (Decision::Ignore, LatchUpdate::Keep),
     }
 }
@@ -175,18 +142,11 @@ mod tests {
     const H: i64 = 60 * 60 * 1000;
 
     fn tags() -> Vec<(u8, ProxyTag)> {
-        vec![
-            (1, ProxyTag::parse("a:text").unwrap()),
-            (2, ProxyTag::parse("b:text").unwrap()),
-        ]
+        vec![(1, ProxyTag::parse("a:text").unwrap()), (2, ProxyTag::parse("b:text").unwrap())]
     }
 
     fn text(t: &str) -> Message<'_> {
-        Message {
-            text: t,
-            has_attachment: false,
-            is_edit: false,
-        }
+        Message { text: t, has_attachment: false, is_edit: false }
     }
 
     fn member_of<K: Copy>(d: &Decision<'_, K>) -> Option<K> {
@@ -199,61 +159,20 @@ mod tests {
     #[test]
     fn tag_match_proxies_without_autoproxy() {
         let tags = tags();
-        let (d, u) = decide(
-            text("a: hello"),
-            &tags,
-            &State::default(),
-            None,
-            0,
-            DEFAULT_LATCH_TIMEOUT_MS,
-        );
-        assert_eq!(
-            d,
-            Decision::Proxy {
-                member: 1,
-                via: Via::Tag {
-                    tag: &tags[0].1,
-                    inner: "hello".into()
-                }
-            }
-        );
+        let (d, u) = decide(text("a: hello"), &tags, &State::default(), None, 0, DEFAULT_LATCH_TIMEOUT_MS);
+        assert_eq!(d, Decision::Proxy { member: 1, via: Via::Tag { tag: &tags[0].1, inner: "hello".into() } });
         assert_eq!(u, LatchUpdate::Keep);
-        let (d, _) = decide(
-            text("hello"),
-            &tags,
-            &State::default(),
-            None,
-            0,
-            DEFAULT_LATCH_TIMEOUT_MS,
-        );
+        let (d, _) = decide(text("hello"), &tags, &State::default(), None, 0, DEFAULT_LATCH_TIMEOUT_MS);
         assert_eq!(d, Decision::Ignore);
     }
 
     #[test]
     fn escapes() {
         let tags = tags();
-        let latched = State {
-            mode: Mode::Latch,
-            member: None,
-            latch: Some((1, 0)),
-        };
-        let (d, u) = decide(
-            text("\\a: hello"),
-            &tags,
-            &latched,
-            None,
-            1,
-            DEFAULT_LATCH_TIMEOUT_MS,
-        );
+        let latched = State { mode: Mode::Latch, member: None, latch: Some((1, 0)) };
+        let (d, u) = decide(text("\\a: hello"), &tags, &latched, None, 1, DEFAULT_LATCH_TIMEOUT_MS);
         assert_eq!((d, u), (Decision::Ignore, LatchUpdate::Keep));
-        let (d, u) = decide(
-            text("\\\\hello"),
-            &tags,
-            &latched,
-            None,
-            1,
-            DEFAULT_LATCH_TIMEOUT_MS,
-        );
+        let (d, u) = decide(text("\\\\hello"), &tags, &latched, None, 1, DEFAULT_LATCH_TIMEOUT_MS);
         assert_eq!((d, u), (Decision::Ignore, LatchUpdate::Clear));
     }
 
@@ -262,84 +181,32 @@ mod tests {
         let tags = tags();
         let (d, _) = decide(text("a:"), &tags, &State::default(), None, 0, 0);
         assert_eq!(d, Decision::Ignore);
-        let msg = Message {
-            text: "a:",
-            has_attachment: true,
-            is_edit: false,
-        };
-        assert_eq!(
-            member_of(&decide(msg, &tags, &State::default(), None, 0, 0).0),
-            Some(1)
-        );
+        let msg = Message { text: "a:", has_attachment: true, is_edit: false };
+        assert_eq!(member_of(&decide(msg, &tags, &State::default(), None, 0, 0).0), Some(1));
     }
 
     #[test]
     fn latch_follows_the_last_tag() {
         let tags = tags();
-        let mut state = State {
-            mode: Mode::Latch,
-            member: None,
-            latch: None,
-        };
+        let mut state = State { mode: Mode::Latch, member: None, latch: None };
         // Nothing latched yet: untagged messages stay.
-        assert_eq!(
-            decide(text("hi"), &tags, &state, None, 0, DEFAULT_LATCH_TIMEOUT_MS).0,
-            Decision::Ignore
-        );
-        let (d, u) = decide(
-            text("a: one"),
-            &tags,
-            &state,
-            None,
-            10,
-            DEFAULT_LATCH_TIMEOUT_MS,
-        );
+        assert_eq!(decide(text("hi"), &tags, &state, None, 0, DEFAULT_LATCH_TIMEOUT_MS).0, Decision::Ignore);
+        let (d, u) = decide(text("a: one"), &tags, &state, None, 10, DEFAULT_LATCH_TIMEOUT_MS);
         assert_eq!(member_of(&d), Some(1));
         assert_eq!(u, LatchUpdate::Set(1, 10));
         state.latch = Some((1, 10));
-        let (d, u) = decide(
-            text("two"),
-            &tags,
-            &state,
-            None,
-            20,
-            DEFAULT_LATCH_TIMEOUT_MS,
-        );
-        assert_eq!(
-            d,
-            Decision::Proxy {
-                member: 1,
-                via: Via::Autoproxy
-            }
-        );
+        let (d, u) = decide(text("two"), &tags, &state, None, 20, DEFAULT_LATCH_TIMEOUT_MS);
+        assert_eq!(d, Decision::Proxy { member: 1, via: Via::Autoproxy });
         assert_eq!(u, LatchUpdate::Set(1, 20));
-        let (d, u) = decide(
-            text("b: three"),
-            &tags,
-            &state,
-            None,
-            30,
-            DEFAULT_LATCH_TIMEOUT_MS,
-        );
+        let (d, u) = decide(text("b: three"), &tags, &state, None, 30, DEFAULT_LATCH_TIMEOUT_MS);
         assert_eq!((member_of(&d), u), (Some(2), LatchUpdate::Set(2, 30)));
     }
 
     #[test]
     fn latch_expires() {
         let tags = tags();
-        let state = State {
-            mode: Mode::Latch,
-            member: None,
-            latch: Some((1, 0)),
-        };
-        let (d, u) = decide(
-            text("late"),
-            &tags,
-            &state,
-            None,
-            7 * H,
-            DEFAULT_LATCH_TIMEOUT_MS,
-        );
+        let state = State { mode: Mode::Latch, member: None, latch: Some((1, 0)) };
+        let (d, u) = decide(text("late"), &tags, &state, None, 7 * H, DEFAULT_LATCH_TIMEOUT_MS);
         assert_eq!((d, u), (Decision::Ignore, LatchUpdate::Clear));
         // A timeout of zero means the latch never expires.
         let (d, _) = decide(text("late"), &tags, &state, None, 700 * H, 0);
@@ -349,70 +216,25 @@ mod tests {
     #[test]
     fn member_and_front_modes() {
         let tags = tags();
-        let fixed = State {
-            mode: Mode::Member,
-            member: Some(2),
-            latch: None,
-        };
-        assert_eq!(
-            member_of(&decide(text("hi"), &tags, &fixed, None, 0, 0).0),
-            Some(2)
-        );
+        let fixed = State { mode: Mode::Member, member: Some(2), latch: None };
+        assert_eq!(member_of(&decide(text("hi"), &tags, &fixed, None, 0, 0).0), Some(2));
         // A tag still wins over autoproxy.
-        assert_eq!(
-            member_of(&decide(text("a: hi"), &tags, &fixed, None, 0, 0).0),
-            Some(1)
-        );
-        let front = State {
-            mode: Mode::Front,
-            member: None,
-            latch: None,
-        };
-        assert_eq!(
-            member_of(&decide(text("hi"), &tags, &front, Some(2), 0, 0).0),
-            Some(2)
-        );
-        assert_eq!(
-            decide(text("hi"), &tags, &front, None, 0, 0).0,
-            Decision::Ignore
-        );
-        let off = State {
-            mode: Mode::Off,
-            member: Some(2),
-            latch: Some((1, 0)),
-        };
-        assert_eq!(
-            decide(text("hi"), &tags, &off, None, 0, 0).0,
-            Decision::Ignore
-        );
+        assert_eq!(member_of(&decide(text("a: hi"), &tags, &fixed, None, 0, 0).0), Some(1));
+        let front = State { mode: Mode::Front, member: None, latch: None };
+        assert_eq!(member_of(&decide(text("hi"), &tags, &front, Some(2), 0, 0).0), Some(2));
+        assert_eq!(decide(text("hi"), &tags, &front, None, 0, 0).0, Decision::Ignore);
+        let off = State { mode: Mode::Off, member: Some(2), latch: Some((1, 0)) };
+        assert_eq!(decide(text("hi"), &tags, &off, None, 0, 0).0, Decision::Ignore);
     }
 
     #[test]
     fn edits_and_empty_messages_are_never_autoproxied() {
         let tags = tags();
-        let fixed = State {
-            mode: Mode::Member,
-            member: Some(2),
-            latch: None,
-        };
-        let edit = Message {
-            text: "hello",
-            has_attachment: false,
-            is_edit: true,
-        };
+        let fixed = State { mode: Mode::Member, member: Some(2), latch: None };
+        let edit = Message { text: "hello", has_attachment: false, is_edit: true };
         assert_eq!(decide(edit, &tags, &fixed, None, 0, 0).0, Decision::Ignore);
-        let edit = Message {
-            text: "b: hello",
-            has_attachment: false,
-            is_edit: true,
-        };
-        assert_eq!(
-            member_of(&decide(edit, &tags, &fixed, None, 0, 0).0),
-            Some(2)
-        );
-        assert_eq!(
-            decide(text("   "), &tags, &fixed, None, 0, 0).0,
-            Decision::Ignore
-        );
+        let edit = Message { text: "b: hello", has_attachment: false, is_edit: true };
+        assert_eq!(member_of(&decide(edit, &tags, &fixed, None, 0, 0).0), Some(2));
+        assert_eq!(decide(text("   "), &tags, &fixed, None, 0, 0).0, Decision::Ignore);
     }
 }

@@ -175,17 +175,11 @@ fn word(tokens: &[Token], i: usize) -> Option<String> {
 }
 
 fn is_clear_flag(s: &str) -> bool {
-    matches!(
-        s.to_lowercase().as_str(),
-        "-clear" | "--clear" | "-c" | "clear" | "-remove" | "-r"
-    )
+    matches!(s.to_lowercase().as_str(), "-clear" | "--clear" | "-c" | "clear" | "-remove" | "-r")
 }
 
 fn is_yes_flag(s: &str) -> bool {
-    matches!(
-        s.to_lowercase().as_str(),
-        "-y" | "-yes" | "--yes" | "-confirm" | "--confirm"
-    )
+    matches!(s.to_lowercase().as_str(), "-y" | "-yes" | "--yes" | "-confirm" | "--confirm")
 }
 
 fn checked_name(name: String, what: &str) -> Result<String, ParseError> {
@@ -194,9 +188,7 @@ fn checked_name(name: String, what: &str) -> Result<String, ParseError> {
         return Err(ParseError(format!("The {what} needs a name.")));
     }
     if name.chars().count() > MAX_NAME_CHARS {
-        return Err(ParseError(format!(
-            "That {what} name is too long (at most {MAX_NAME_CHARS} characters)."
-        )));
+        return Err(ParseError(format!("That {what} name is too long (at most {MAX_NAME_CHARS} characters).")));
     }
     Ok(name)
 }
@@ -212,24 +204,19 @@ fn parse_command(input: &str) -> Result<Command, ParseError> {
         "list" | "l" | "members" => Ok(Command::System(SystemCommand::List)),
         "member" | "m" => parse_member(input, &tokens),
         "autoproxy" | "ap" | "auto" => parse_autoproxy(input, &tokens),
-        other => Err(ParseError(format!(
-            "Unknown command `{other}`. Send `pk;help` for the list of commands."
-        ))),
+        other => Err(ParseError(format!("Unknown command `{other}`. Send `pk;help` for the list of commands."))),
     }
 }
 
 fn parse_system(input: &str, tokens: &[Token]) -> Result<Command, ParseError> {
     let cmd = match word(tokens, 1).as_deref() {
         None => SystemCommand::Show,
-        Some("new" | "create" | "register" | "n") => SystemCommand::New {
-            name: remainder(input, tokens, 2)
-                .map(|n| checked_name(n, "system"))
-                .transpose()?,
-        },
+        Some("new" | "create" | "register" | "n") => {
+            SystemCommand::New { name: remainder(input, tokens, 2).map(|n| checked_name(n, "system")).transpose()? }
+        }
         Some("rename" | "name") => SystemCommand::Rename {
             name: checked_name(
-                remainder(input, tokens, 2)
-                    .ok_or_else(|| usage("Usage: `pk;system rename <new name>`"))?,
+                remainder(input, tokens, 2).ok_or_else(|| usage("Usage: `pk;system rename <new name>`"))?,
                 "system",
             )?,
         },
@@ -237,9 +224,7 @@ fn parse_system(input: &str, tokens: &[Token]) -> Result<Command, ParseError> {
             None => None,
             Some(t) if is_clear_flag(&t) => Some(None),
             Some(t) if t.chars().count() > 79 => {
-                return Err(usage(
-                    "That system tag is too long (at most 79 characters).",
-                ));
+                return Err(usage("That system tag is too long (at most 79 characters)."));
             }
             Some(t) => Some(Some(t)),
         }),
@@ -253,11 +238,8 @@ fn parse_member(input: &str, tokens: &[Token]) -> Result<Command, ParseError> {
     const USAGE: &str = "Usage: `pk;member new <name>`, `pk;member <member>`, or `pk;member <member> proxy|rename|displayname|avatar|delete …`";
     let first = word(tokens, 1).ok_or_else(|| usage(USAGE))?;
     if matches!(first.as_str(), "new" | "n" | "add" | "create" | "register") {
-        let name =
-            remainder(input, tokens, 2).ok_or_else(|| usage("Usage: `pk;member new <name>`"))?;
-        return Ok(Command::Member(MemberCommand::New {
-            name: checked_name(name, "member")?,
-        }));
+        let name = remainder(input, tokens, 2).ok_or_else(|| usage("Usage: `pk;member new <name>`"))?;
+        return Ok(Command::Member(MemberCommand::New { name: checked_name(name, "member")? }));
     }
     if matches!(first.as_str(), "list" | "l") && tokens.len() == 2 {
         return Ok(Command::System(SystemCommand::List));
@@ -265,36 +247,28 @@ fn parse_member(input: &str, tokens: &[Token]) -> Result<Command, ParseError> {
     let member = tokens[1].text.clone();
     let cmd = match word(tokens, 2).as_deref() {
         None => MemberCommand::Show { member },
-        Some("proxy" | "p" | "tags" | "proxytags") => MemberCommand::Proxy {
-            member,
-            action: parse_proxy_action(input, tokens)?,
-        },
+        Some("proxy" | "p" | "tags" | "proxytags") => {
+            MemberCommand::Proxy { member, action: parse_proxy_action(input, tokens)? }
+        }
         Some("rename" | "name") => {
-            let name = remainder(input, tokens, 3)
-                .ok_or_else(|| usage("Usage: `pk;member <member> rename <new name>`"))?;
-            MemberCommand::Rename {
-                member,
-                name: checked_name(name, "member")?,
-            }
+            let name =
+                remainder(input, tokens, 3).ok_or_else(|| usage("Usage: `pk;member <member> rename <new name>`"))?;
+            MemberCommand::Rename { member, name: checked_name(name, "member")? }
         }
-        Some("displayname" | "dn" | "dname" | "nick" | "nickname" | "display") => {
-            MemberCommand::DisplayName {
-                member,
-                name: match remainder(input, tokens, 3) {
-                    None => None,
-                    Some(n) if is_clear_flag(&n) => Some(None),
-                    Some(n) => Some(Some(checked_name(n, "display")?)),
-                },
-            }
-        }
+        Some("displayname" | "dn" | "dname" | "nick" | "nickname" | "display") => MemberCommand::DisplayName {
+            member,
+            name: match remainder(input, tokens, 3) {
+                None => None,
+                Some(n) if is_clear_flag(&n) => Some(None),
+                Some(n) => Some(Some(checked_name(n, "display")?)),
+            },
+        },
         Some("avatar" | "icon" | "pfp" | "av") => MemberCommand::Avatar {
             member,
             url: match remainder(input, tokens, 3) {
                 None => None,
                 Some(u) if is_clear_flag(&u) => Some(None),
-                Some(u) if u.starts_with("mxc://") && !u.contains(char::is_whitespace) => {
-                    Some(Some(u))
-                }
+                Some(u) if u.starts_with("mxc://") && !u.contains(char::is_whitespace) => Some(Some(u)),
                 Some(_) => {
                     return Err(usage(
                         "The avatar must be an `mxc://` URL (upload the image to Matrix first), or `-clear`.",
@@ -302,14 +276,11 @@ fn parse_member(input: &str, tokens: &[Token]) -> Result<Command, ParseError> {
                 }
             },
         },
-        Some("delete" | "remove" | "rm" | "del" | "erase") => MemberCommand::Delete {
-            member,
-            confirmed: tokens.get(3).is_some_and(|t| is_yes_flag(&t.text)),
-        },
+        Some("delete" | "remove" | "rm" | "del" | "erase") => {
+            MemberCommand::Delete { member, confirmed: tokens.get(3).is_some_and(|t| is_yes_flag(&t.text)) }
+        }
         Some(other) => {
-            return Err(ParseError(format!(
-                "Unknown member command `{other}`. {USAGE}"
-            )));
+            return Err(ParseError(format!("Unknown member command `{other}`. {USAGE}")));
         }
     };
     Ok(Command::Member(cmd))
@@ -324,8 +295,7 @@ fn parse_proxy_action(input: &str, tokens: &[Token]) -> Result<ProxyAction, Pars
         return Ok(ProxyAction::Show);
     };
     let one_tag = |from: usize| -> Result<ProxyTag, ParseError> {
-        let template = remainder(input, tokens, from)
-            .ok_or_else(|| usage("Give the proxy tag too, like `a:text`."))?;
+        let template = remainder(input, tokens, from).ok_or_else(|| usage("Give the proxy tag too, like `a:text`."))?;
         parse_tag(&template)
     };
     if tokens.len() == 4 && is_clear_flag(&sub) {
@@ -339,11 +309,7 @@ fn parse_proxy_action(input: &str, tokens: &[Token]) -> Result<ProxyAction, Pars
     // Several tags: every argument contains the placeholder (`a:text [text]`). Otherwise the
     // whole rest is one tag, so `text -a` keeps its space.
     let rest = &tokens[3..];
-    if rest.len() > 1
-        && rest
-            .iter()
-            .all(|t| t.text.to_ascii_lowercase().contains(PLACEHOLDER))
-    {
+    if rest.len() > 1 && rest.iter().all(|t| t.text.to_ascii_lowercase().contains(PLACEHOLDER)) {
         let mut tags: Vec<ProxyTag> = Vec::with_capacity(rest.len());
         for t in rest {
             let tag = parse_tag(&t.text)?;
@@ -362,9 +328,7 @@ fn parse_autoproxy(input: &str, tokens: &[Token]) -> Result<Command, ParseError>
         Some("off" | "disable" | "stop" | "no") => Some(AutoproxyArg::Off),
         Some("latch" | "last" | "proxy" | "stick" | "sticky" | "l") => Some(AutoproxyArg::Latch),
         Some("front" | "fronter" | "switch" | "f") => Some(AutoproxyArg::Front),
-        Some(_) => Some(AutoproxyArg::Member(
-            remainder(input, tokens, 1).unwrap_or_default(),
-        )),
+        Some(_) => Some(AutoproxyArg::Member(remainder(input, tokens, 1).unwrap_or_default())),
     };
     Ok(Command::Autoproxy(arg))
 }
@@ -392,10 +356,7 @@ mod tests {
         assert_eq!(ok("Pk; help"), Command::Help);
         assert_eq!(ok("  pk;   help  "), Command::Help);
         assert_eq!(ok("pk;"), Command::Help);
-        assert_eq!(
-            parse("PLURAL!help", "plural!").unwrap().unwrap(),
-            Command::Help
-        );
+        assert_eq!(parse("PLURAL!help", "plural!").unwrap().unwrap(), Command::Help);
         assert_eq!(parse("ÄB help", "äb").unwrap().unwrap(), Command::Help);
     }
 
@@ -403,119 +364,54 @@ mod tests {
     fn system_commands() {
         assert_eq!(ok("pk;system"), Command::System(SystemCommand::Show));
         assert_eq!(ok("pk;s"), Command::System(SystemCommand::Show));
-        assert_eq!(
-            ok("pk;system new"),
-            Command::System(SystemCommand::New { name: None })
-        );
+        assert_eq!(ok("pk;system new"), Command::System(SystemCommand::New { name: None }));
         assert_eq!(
             ok("pk;system new The Collective"),
-            Command::System(SystemCommand::New {
-                name: Some("The Collective".into())
-            })
+            Command::System(SystemCommand::New { name: Some("The Collective".into()) })
         );
         assert_eq!(
             ok("pk;system new \"Quoted Name\""),
-            Command::System(SystemCommand::New {
-                name: Some("Quoted Name".into())
-            })
+            Command::System(SystemCommand::New { name: Some("Quoted Name".into()) })
         );
-        assert_eq!(
-            ok("pk;system tag | ABC"),
-            Command::System(SystemCommand::Tag(Some(Some("| ABC".into()))))
-        );
-        assert_eq!(
-            ok("pk;system tag -clear"),
-            Command::System(SystemCommand::Tag(Some(None)))
-        );
-        assert_eq!(
-            ok("pk;system tag"),
-            Command::System(SystemCommand::Tag(None))
-        );
-        assert_eq!(
-            ok("pk;system rename Us"),
-            Command::System(SystemCommand::Rename { name: "Us".into() })
-        );
+        assert_eq!(ok("pk;system tag | ABC"), Command::System(SystemCommand::Tag(Some(Some("| ABC".into())))));
+        assert_eq!(ok("pk;system tag -clear"), Command::System(SystemCommand::Tag(Some(None))));
+        assert_eq!(ok("pk;system tag"), Command::System(SystemCommand::Tag(None)));
+        assert_eq!(ok("pk;system rename Us"), Command::System(SystemCommand::Rename { name: "Us".into() }));
         assert!(p("pk;system rename").is_err());
         assert_eq!(ok("pk;list"), Command::System(SystemCommand::List));
-        assert_eq!(
-            ok("pk;system @bob:x"),
-            Command::System(SystemCommand::ShowOther("@bob:x".into()))
-        );
+        assert_eq!(ok("pk;system @bob:x"), Command::System(SystemCommand::ShowOther("@bob:x".into())));
     }
 
     #[test]
     fn member_commands() {
-        assert_eq!(
-            ok("pk;member new Alice"),
-            Command::Member(MemberCommand::New {
-                name: "Alice".into()
-            })
-        );
-        assert_eq!(
-            ok("pk;member new Alice Bee"),
-            Command::Member(MemberCommand::New {
-                name: "Alice Bee".into()
-            })
-        );
-        assert_eq!(
-            ok("pk;m new \"Alice Bee\""),
-            Command::Member(MemberCommand::New {
-                name: "Alice Bee".into()
-            })
-        );
-        assert_eq!(
-            ok("pk;m new “Alice Bee”"),
-            Command::Member(MemberCommand::New {
-                name: "Alice Bee".into()
-            })
-        );
+        assert_eq!(ok("pk;member new Alice"), Command::Member(MemberCommand::New { name: "Alice".into() }));
+        assert_eq!(ok("pk;member new Alice Bee"), Command::Member(MemberCommand::New { name: "Alice Bee".into() }));
+        assert_eq!(ok("pk;m new \"Alice Bee\""), Command::Member(MemberCommand::New { name: "Alice Bee".into() }));
+        assert_eq!(ok("pk;m new “Alice Bee”"), Command::Member(MemberCommand::New { name: "Alice Bee".into() }));
         assert!(p("pk;member new").is_err());
-        assert!(
-            p("pk;member new ''").is_ok(),
-            "single quotes are ordinary characters"
-        );
+        assert!(p("pk;member new ''").is_ok(), "single quotes are ordinary characters");
         assert!(p(&format!("pk;member new {}", "x".repeat(101))).is_err());
-        assert_eq!(
-            ok("pk;member alice"),
-            Command::Member(MemberCommand::Show {
-                member: "alice".into()
-            })
-        );
+        assert_eq!(ok("pk;member alice"), Command::Member(MemberCommand::Show { member: "alice".into() }));
         assert_eq!(
             ok("pk;member \"Alice Bee\" rename Alicia B"),
-            Command::Member(MemberCommand::Rename {
-                member: "Alice Bee".into(),
-                name: "Alicia B".into()
-            })
+            Command::Member(MemberCommand::Rename { member: "Alice Bee".into(), name: "Alicia B".into() })
         );
         assert_eq!(
             ok("pk;member alice delete"),
-            Command::Member(MemberCommand::Delete {
-                member: "alice".into(),
-                confirmed: false
-            })
+            Command::Member(MemberCommand::Delete { member: "alice".into(), confirmed: false })
         );
         assert_eq!(
             ok("pk;member alice delete -y"),
-            Command::Member(MemberCommand::Delete {
-                member: "alice".into(),
-                confirmed: true
-            })
+            Command::Member(MemberCommand::Delete { member: "alice".into(), confirmed: true })
         );
         assert_eq!(
             ok("pk;member alice avatar mxc://x/y"),
-            Command::Member(MemberCommand::Avatar {
-                member: "alice".into(),
-                url: Some(Some("mxc://x/y".into()))
-            })
+            Command::Member(MemberCommand::Avatar { member: "alice".into(), url: Some(Some("mxc://x/y".into())) })
         );
         assert!(p("pk;member alice avatar https://x/y.png").is_err());
         assert_eq!(
             ok("pk;m alice dn -clear"),
-            Command::Member(MemberCommand::DisplayName {
-                member: "alice".into(),
-                name: Some(None)
-            })
+            Command::Member(MemberCommand::DisplayName { member: "alice".into(), name: Some(None) })
         );
         assert!(p("pk;member").is_err());
         assert!(p("pk;member alice frobnicate").is_err());
@@ -530,18 +426,9 @@ mod tests {
 
     #[test]
     fn proxy_arguments() {
-        assert_eq!(
-            proxy("pk;member a proxy a:text"),
-            ProxyAction::Set(vec![ProxyTag::new("a:", "")])
-        );
-        assert_eq!(
-            proxy("pk;member a proxy text -a"),
-            ProxyAction::Set(vec![ProxyTag::new("", " -a")])
-        );
-        assert_eq!(
-            proxy("pk;member a proxy [text]"),
-            ProxyAction::Set(vec![ProxyTag::new("[", "]")])
-        );
+        assert_eq!(proxy("pk;member a proxy a:text"), ProxyAction::Set(vec![ProxyTag::new("a:", "")]));
+        assert_eq!(proxy("pk;member a proxy text -a"), ProxyAction::Set(vec![ProxyTag::new("", " -a")]));
+        assert_eq!(proxy("pk;member a proxy [text]"), ProxyAction::Set(vec![ProxyTag::new("[", "]")]));
         assert_eq!(
             proxy("pk;member a proxy a:text [text]"),
             ProxyAction::Set(vec![ProxyTag::new("a:", ""), ProxyTag::new("[", "]")])
@@ -550,20 +437,11 @@ mod tests {
             proxy("pk;member a proxy \"a: text\" b:text"),
             ProxyAction::Set(vec![ProxyTag::new("a: ", ""), ProxyTag::new("b:", "")])
         );
-        assert_eq!(
-            proxy("pk;member a proxy \"a: text\""),
-            ProxyAction::Set(vec![ProxyTag::new("a: ", "")])
-        );
+        assert_eq!(proxy("pk;member a proxy \"a: text\""), ProxyAction::Set(vec![ProxyTag::new("a: ", "")]));
         assert_eq!(proxy("pk;member a proxy"), ProxyAction::Show);
         assert_eq!(proxy("pk;member a proxy -clear"), ProxyAction::Clear);
-        assert_eq!(
-            proxy("pk;member a proxy add {text}"),
-            ProxyAction::Add(ProxyTag::new("{", "}"))
-        );
-        assert_eq!(
-            proxy("pk;member a proxy remove {text}"),
-            ProxyAction::Remove(ProxyTag::new("{", "}"))
-        );
+        assert_eq!(proxy("pk;member a proxy add {text}"), ProxyAction::Add(ProxyTag::new("{", "}")));
+        assert_eq!(proxy("pk;member a proxy remove {text}"), ProxyAction::Remove(ProxyTag::new("{", "}")));
         assert!(p("pk;member a proxy nothing").is_err());
         assert!(p("pk;member a proxy text").is_err());
     }
@@ -572,18 +450,9 @@ mod tests {
     fn autoproxy_arguments() {
         assert_eq!(ok("pk;autoproxy"), Command::Autoproxy(None));
         assert_eq!(ok("pk;ap off"), Command::Autoproxy(Some(AutoproxyArg::Off)));
-        assert_eq!(
-            ok("pk;autoproxy LATCH"),
-            Command::Autoproxy(Some(AutoproxyArg::Latch))
-        );
-        assert_eq!(
-            ok("pk;autoproxy front"),
-            Command::Autoproxy(Some(AutoproxyArg::Front))
-        );
-        assert_eq!(
-            ok("pk;autoproxy Alice"),
-            Command::Autoproxy(Some(AutoproxyArg::Member("Alice".into())))
-        );
+        assert_eq!(ok("pk;autoproxy LATCH"), Command::Autoproxy(Some(AutoproxyArg::Latch)));
+        assert_eq!(ok("pk;autoproxy front"), Command::Autoproxy(Some(AutoproxyArg::Front)));
+        assert_eq!(ok("pk;autoproxy Alice"), Command::Autoproxy(Some(AutoproxyArg::Member("Alice".into()))));
         assert_eq!(
             ok("pk;autoproxy \"Alice Bee\""),
             Command::Autoproxy(Some(AutoproxyArg::Member("Alice Bee".into())))

@@ -52,21 +52,13 @@ fn text_chars(html: &str) -> Vec<TextChar> {
             if let Some(semi) = html[i + 1..].find(';').filter(|&s| s <= 10) {
                 if let Some(decoded) = decode_entity(&html[i + 1..i + 1 + semi]) {
                     let end = i + semi + 2;
-                    out.push(TextChar {
-                        ch: decoded,
-                        start: i,
-                        end,
-                    });
+                    out.push(TextChar { ch: decoded, start: i, end });
                     i = end;
                     continue;
                 }
             }
         }
-        out.push(TextChar {
-            ch,
-            start: i,
-            end: i + ch.len_utf8(),
-        });
+        out.push(TextChar { ch, start: i, end: i + ch.len_utf8() });
         i += ch.len_utf8();
     }
     out
@@ -87,21 +79,13 @@ pub fn strip_tag(html: &str, prefix: &str, suffix: &str) -> Option<String> {
     let first = if prefix.first().is_some_and(|c| c.is_whitespace()) {
         0
     } else {
-        chars
-            .iter()
-            .position(|c| !is_space(c))
-            .unwrap_or(chars.len())
+        chars.iter().position(|c| !is_space(c)).unwrap_or(chars.len())
     };
     let prefix_end = first + prefix.len();
     let mut lo = first;
     if !prefix.is_empty() {
         let end = first + prefix.len();
-        if end > chars.len()
-            || !chars[first..end]
-                .iter()
-                .map(|c| c.ch)
-                .eq(prefix.iter().copied())
-        {
+        if end > chars.len() || !chars[first..end].iter().map(|c| c.ch).eq(prefix.iter().copied()) {
             return None;
         }
         lo = end;
@@ -114,10 +98,7 @@ pub fn strip_tag(html: &str, prefix: &str, suffix: &str) -> Option<String> {
     let last = if suffix.last().is_some_and(|c| c.is_whitespace()) {
         chars.len()
     } else {
-        chars
-            .iter()
-            .rposition(|c| !is_space(c))
-            .map_or(0, |p| p + 1)
+        chars.iter().rposition(|c| !is_space(c)).map_or(0, |p| p + 1)
     };
     let mut hi = last;
     if !suffix.is_empty() {
@@ -125,11 +106,7 @@ pub fn strip_tag(html: &str, prefix: &str, suffix: &str) -> Option<String> {
             return None;
         }
         let start = last - suffix.len();
-        if !chars[start..last]
-            .iter()
-            .map(|c| c.ch)
-            .eq(suffix.iter().copied())
-        {
+        if !chars[start..last].iter().map(|c| c.ch).eq(suffix.iter().copied()) {
             return None;
         }
         hi = start;
@@ -181,49 +158,31 @@ mod tests {
 
     #[test]
     fn plain_prefix() {
-        assert_eq!(
-            strip_tag("a: <b>hi</b>", "a:", "").as_deref(),
-            Some("<b>hi</b>")
-        );
+        assert_eq!(strip_tag("a: <b>hi</b>", "a:", "").as_deref(), Some("<b>hi</b>"));
         assert_eq!(strip_tag("a:hi", "a:", "").as_deref(), Some("hi"));
     }
 
     #[test]
     fn prefix_inside_paragraph() {
-        assert_eq!(
-            strip_tag("<p>a: hello <em>you</em></p>", "a:", "").as_deref(),
-            Some("<p>hello <em>you</em></p>")
-        );
+        assert_eq!(strip_tag("<p>a: hello <em>you</em></p>", "a:", "").as_deref(), Some("<p>hello <em>you</em></p>"));
     }
 
     #[test]
     fn prefix_split_by_markup() {
-        assert_eq!(
-            strip_tag("<b>a</b>: hi", "a:", "").as_deref(),
-            Some("<b></b>hi")
-        );
+        assert_eq!(strip_tag("<b>a</b>: hi", "a:", "").as_deref(), Some("<b></b>hi"));
     }
 
     #[test]
     fn suffix_and_brackets() {
-        assert_eq!(
-            strip_tag("[<i>hi</i>]", "[", "]").as_deref(),
-            Some("<i>hi</i>")
-        );
-        assert_eq!(
-            strip_tag("<p>hi -a</p>", "", " -a").as_deref(),
-            Some("<p>hi</p>")
-        );
+        assert_eq!(strip_tag("[<i>hi</i>]", "[", "]").as_deref(), Some("<i>hi</i>"));
+        assert_eq!(strip_tag("<p>hi -a</p>", "", " -a").as_deref(), Some("<p>hi</p>"));
     }
 
     #[test]
     fn entities_are_decoded_for_matching() {
         assert_eq!(strip_tag("&lt;3 love", "<3", "").as_deref(), Some("love"));
         assert_eq!(strip_tag("&#60;3 love", "<3", "").as_deref(), Some("love"));
-        assert_eq!(
-            strip_tag("a&amp;b: x &amp; y", "a&b:", "").as_deref(),
-            Some("x &amp; y")
-        );
+        assert_eq!(strip_tag("a&amp;b: x &amp; y", "a&b:", "").as_deref(), Some("x &amp; y"));
     }
 
     #[test]
@@ -243,10 +202,7 @@ mod tests {
 
     #[test]
     fn escape_works() {
-        assert_eq!(
-            escape("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
-        );
+        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
     }
 
     proptest! {

@@ -11,10 +11,7 @@ pub fn ghost_localpart(ghost_prefix: &str, system_slug: &str, member_slug: &str)
 }
 
 /// `(system slug, member slug)` of a ghost localpart, if it is one.
-pub fn parse_ghost_localpart<'a>(
-    ghost_prefix: &str,
-    localpart: &'a str,
-) -> Option<(&'a str, &'a str)> {
+pub fn parse_ghost_localpart<'a>(ghost_prefix: &str, localpart: &'a str) -> Option<(&'a str, &'a str)> {
     let rest = localpart.strip_prefix(ghost_prefix)?;
     let (system, member) = rest.split_once('_')?;
     (is_valid_slug(system) && is_valid_slug(member)).then_some((system, member))
@@ -32,9 +29,7 @@ pub fn txn_id(cause_event_id: &str, purpose: &str) -> String {
 
 /// A new short ID (five lower-case letters, as PluralKit uses) from a source of randomness.
 pub fn short_id(mut next_u32: impl FnMut() -> u32) -> String {
-    (0..5)
-        .map(|_| char::from(b'a' + (next_u32() % 26) as u8))
-        .collect()
+    (0..5).map(|_| char::from(b'a' + (next_u32() % 26) as u8)).collect()
 }
 
 #[cfg(test)]
@@ -46,10 +41,7 @@ mod tests {
     fn ghost_ids_roundtrip() {
         let lp = ghost_localpart("_plural_", "alice", "bee-2");
         assert_eq!(lp, "_plural_alice_bee-2");
-        assert_eq!(
-            parse_ghost_localpart("_plural_", &lp),
-            Some(("alice", "bee-2"))
-        );
+        assert_eq!(parse_ghost_localpart("_plural_", &lp), Some(("alice", "bee-2")));
         assert_eq!(parse_ghost_localpart("_plural_", "plural_bot"), None);
         assert_eq!(parse_ghost_localpart("_plural_", "_plural_alice"), None);
         assert_eq!(parse_ghost_localpart("_plural_", "_plural_Alice_b"), None);

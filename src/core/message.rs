@@ -42,10 +42,8 @@ pub fn split_html_reply_fallback(html: &str) -> (&str, &str) {
 
 /// msgtypes whose payload is a file; their caption may be empty.
 fn is_attachment(content: &Content) -> bool {
-    matches!(
-        content.get("msgtype").and_then(Value::as_str),
-        Some("m.image" | "m.file" | "m.audio" | "m.video")
-    ) || content.contains_key("url")
+    matches!(content.get("msgtype").and_then(Value::as_str), Some("m.image" | "m.file" | "m.audio" | "m.video"))
+        || content.contains_key("url")
         || content.contains_key("file")
 }
 
@@ -66,30 +64,19 @@ pub fn message_text(content: &Content) -> Option<MessageText<'_>> {
         .filter(|r| r.get("rel_type").and_then(Value::as_str) == Some("m.replace"))
         .and_then(|r| r.get("event_id"))
         .and_then(Value::as_str);
-    let source = match (
-        replaces,
-        content.get("m.new_content").and_then(Value::as_object),
-    ) {
+    let source = match (replaces, content.get("m.new_content").and_then(Value::as_object)) {
         (Some(_), Some(new)) => new,
         _ => content,
     };
     let body = source.get("body")?.as_str()?;
-    Some(MessageText {
-        text: split_reply_fallback(body).1,
-        has_attachment: is_attachment(source),
-        replaces,
-    })
+    Some(MessageText { text: split_reply_fallback(body).1, has_attachment: is_attachment(source), replaces })
 }
 
 /// How the text changes on the way to the ghost.
 #[derive(Debug, Clone, Copy)]
 pub enum Rewrite<'a> {
     /// Remove this tag; `inner` is the body without it (trimmed, no reply fallback).
-    StripTag {
-        prefix: &'a str,
-        suffix: &'a str,
-        inner: &'a str,
-    },
+    StripTag { prefix: &'a str, suffix: &'a str, inner: &'a str },
     /// Autoproxy: the text goes out unchanged.
     Keep,
 }
@@ -104,11 +91,8 @@ fn is_dropped_key(key: &str) -> bool {
 /// original event's content, which keeps media and the reply relation); `edit` is the
 /// edit's `m.new_content` when an edit triggered the proxy.
 pub fn ghost_content(original: &Content, edit: Option<&Content>, rewrite: Rewrite<'_>) -> Content {
-    let mut out: Content = original
-        .iter()
-        .filter(|(k, _)| !is_dropped_key(k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let mut out: Content =
+        original.iter().filter(|(k, _)| !is_dropped_key(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
     if let Some(new) = edit {
         for key in ["body", "format", "formatted_body", "msgtype"] {
             match new.get(key) {
@@ -131,33 +115,22 @@ pub fn ghost_content(original: &Content, edit: Option<&Content>, rewrite: Rewrit
             out.remove("m.relates_to");
         }
     }
-    if let Rewrite::StripTag {
-        prefix,
-        suffix,
-        inner,
-    } = rewrite
-    {
+    if let Rewrite::StripTag { prefix, suffix, inner } = rewrite {
         let body = out.get("body").and_then(Value::as_str).unwrap_or_default();
         let (fallback, _) = split_reply_fallback(body);
         let new_body = if inner.is_empty() && is_attachment(&out) {
-            out.get("filename")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
+            out.get("filename").and_then(Value::as_str).unwrap_or_default().to_owned()
         } else {
             format!("{fallback}{inner}")
         };
-        let formatted = match (
-            out.get("format").and_then(Value::as_str),
-            out.get("formatted_body").and_then(Value::as_str),
-        ) {
-            (Some(HTML_FORMAT), Some(h)) => {
-                let (html_fallback, rest) = split_html_reply_fallback(h);
-                html::strip_tag(rest, prefix, suffix)
-                    .map(|s| format!("{html_fallback}{}", s.trim()))
-            }
-            _ => None,
-        };
+        let formatted =
+            match (out.get("format").and_then(Value::as_str), out.get("formatted_body").and_then(Value::as_str)) {
+                (Some(HTML_FORMAT), Some(h)) => {
+                    let (html_fallback, rest) = split_html_reply_fallback(h);
+                    html::strip_tag(rest, prefix, suffix).map(|s| format!("{html_fallback}{}", s.trim()))
+                }
+                _ => None,
+            };
         out.insert("body".to_owned(), Value::String(new_body));
         match formatted {
             Some(f) => {
@@ -186,42 +159,20 @@ mod tests {
     #[test]
     fn reply_fallbacks_split() {
         let body = "> <@a:x> quoted\n> more\n\na: reply";
-        assert_eq!(
-            split_reply_fallback(body),
-            ("> <@a:x> quoted\n> more\n\n", "a: reply")
-        );
+        assert_eq!(split_reply_fallback(body), ("> <@a:x> quoted\n> more\n\n", "a: reply"));
         assert_eq!(split_reply_fallback("a: plain"), ("", "a: plain"));
-        assert_eq!(
-            split_reply_fallback("> not a fallback"),
-            ("", "> not a fallback")
-        );
-        assert_eq!(
-            split_reply_fallback("> quote\nno blank"),
-            ("", "> quote\nno blank")
-        );
+        assert_eq!(split_reply_fallback("> not a fallback"), ("", "> not a fallback"));
+        assert_eq!(split_reply_fallback("> quote\nno blank"), ("", "> quote\nno blank"));
         assert_eq!(split_reply_fallback("\nx"), ("", "\nx"));
         let html = "<mx-reply><blockquote>q</blockquote></mx-reply>a: <b>r</b>";
-        assert_eq!(
-            split_html_reply_fallback(html),
-            (
-                "<mx-reply><blockquote>q</blockquote></mx-reply>",
-                "a: <b>r</b>"
-            )
-        );
+        assert_eq!(split_html_reply_fallback(html), ("<mx-reply><blockquote>q</blockquote></mx-reply>", "a: <b>r</b>"));
         assert_eq!(split_html_reply_fallback("a: x"), ("", "a: x"));
     }
 
     #[test]
     fn message_text_reads_edits() {
         let c = obj(json!({"msgtype": "m.text", "body": "> <@a:x> q\n\na: hi"}));
-        assert_eq!(
-            message_text(&c).unwrap(),
-            MessageText {
-                text: "a: hi",
-                has_attachment: false,
-                replaces: None
-            }
-        );
+        assert_eq!(message_text(&c).unwrap(), MessageText { text: "a: hi", has_attachment: false, replaces: None });
         let edit = obj(json!({
             "msgtype": "m.text", "body": "* a: hi",
             "m.new_content": {"msgtype": "m.text", "body": "a: hi"},
@@ -229,11 +180,7 @@ mod tests {
         }));
         assert_eq!(
             message_text(&edit).unwrap(),
-            MessageText {
-                text: "a: hi",
-                has_attachment: false,
-                replaces: Some("$orig")
-            }
+            MessageText { text: "a: hi", has_attachment: false, replaces: Some("$orig") }
         );
         let image = obj(json!({"msgtype": "m.image", "body": "a: look", "url": "mxc://x/y"}));
         assert!(message_text(&image).unwrap().has_attachment);
@@ -251,15 +198,7 @@ mod tests {
             "m.relates_to": {"m.in_reply_to": {"event_id": "$parent"}},
             "org.matrix.msc1767.text": "a: **hi** there",
         }));
-        let out = ghost_content(
-            &original,
-            None,
-            Rewrite::StripTag {
-                prefix: "a:",
-                suffix: "",
-                inner: "**hi** there",
-            },
-        );
+        let out = ghost_content(&original, None, Rewrite::StripTag { prefix: "a:", suffix: "", inner: "**hi** there" });
         assert_eq!(
             Value::Object(out),
             json!({
@@ -275,22 +214,10 @@ mod tests {
 
     #[test]
     fn html_without_the_tag_is_dropped() {
-        let original = obj(
-            json!({"msgtype": "m.text", "body": "a: hi", "format": HTML_FORMAT, "formatted_body": "<b>hi</b>"}),
-        );
-        let out = ghost_content(
-            &original,
-            None,
-            Rewrite::StripTag {
-                prefix: "a:",
-                suffix: "",
-                inner: "hi",
-            },
-        );
-        assert_eq!(
-            Value::Object(out),
-            json!({"msgtype": "m.text", "body": "hi"})
-        );
+        let original =
+            obj(json!({"msgtype": "m.text", "body": "a: hi", "format": HTML_FORMAT, "formatted_body": "<b>hi</b>"}));
+        let out = ghost_content(&original, None, Rewrite::StripTag { prefix: "a:", suffix: "", inner: "hi" });
+        assert_eq!(Value::Object(out), json!({"msgtype": "m.text", "body": "hi"}));
     }
 
     #[test]
@@ -298,28 +225,12 @@ mod tests {
         let original = obj(
             json!({"msgtype": "m.image", "body": "a: caption", "filename": "cat.png", "url": "mxc://x/cat", "info": {"h": 1600, "w": 900}}),
         );
-        let out = ghost_content(
-            &original,
-            None,
-            Rewrite::StripTag {
-                prefix: "a:",
-                suffix: "",
-                inner: "caption",
-            },
-        );
+        let out = ghost_content(&original, None, Rewrite::StripTag { prefix: "a:", suffix: "", inner: "caption" });
         assert_eq!(
             Value::Object(out),
             json!({"msgtype": "m.image", "body": "caption", "filename": "cat.png", "url": "mxc://x/cat", "info": {"h": 1600, "w": 900}})
         );
-        let bare = ghost_content(
-            &original,
-            None,
-            Rewrite::StripTag {
-                prefix: "a:",
-                suffix: "",
-                inner: "",
-            },
-        );
+        let bare = ghost_content(&original, None, Rewrite::StripTag { prefix: "a:", suffix: "", inner: "" });
         assert_eq!(bare["body"], "cat.png");
     }
 
@@ -328,15 +239,7 @@ mod tests {
         let original = obj(
             json!({"msgtype": "m.text", "body": "[x]", "m.relates_to": {"rel_type": "m.thread", "event_id": "$root", "is_falling_back": true, "m.in_reply_to": {"event_id": "$last"}}}),
         );
-        let out = ghost_content(
-            &original,
-            None,
-            Rewrite::StripTag {
-                prefix: "[",
-                suffix: "]",
-                inner: "x",
-            },
-        );
+        let out = ghost_content(&original, None, Rewrite::StripTag { prefix: "[", suffix: "]", inner: "x" });
         assert_eq!(out["m.relates_to"], original["m.relates_to"]);
         assert_eq!(out["body"], "x");
     }
@@ -348,15 +251,8 @@ mod tests {
             "m.relates_to": {"m.in_reply_to": {"event_id": "$parent"}}
         }));
         let new = obj(json!({"msgtype": "m.image", "body": "a: caption"}));
-        let out = ghost_content(
-            &original,
-            Some(&new),
-            Rewrite::StripTag {
-                prefix: "a:",
-                suffix: "",
-                inner: "caption",
-            },
-        );
+        let out =
+            ghost_content(&original, Some(&new), Rewrite::StripTag { prefix: "a:", suffix: "", inner: "caption" });
         assert_eq!(
             Value::Object(out),
             json!({"msgtype": "m.image", "body": "caption", "url": "mxc://x/y", "info": {"h": 1600}, "m.relates_to": {"m.in_reply_to": {"event_id": "$parent"}}})
@@ -365,12 +261,8 @@ mod tests {
 
     #[test]
     fn autoproxy_keeps_text() {
-        let original =
-            obj(json!({"msgtype": "m.emote", "body": "waves", "m.new_content": {"body": "x"}}));
+        let original = obj(json!({"msgtype": "m.emote", "body": "waves", "m.new_content": {"body": "x"}}));
         let out = ghost_content(&original, None, Rewrite::Keep);
-        assert_eq!(
-            Value::Object(out),
-            json!({"msgtype": "m.emote", "body": "waves"})
-        );
+        assert_eq!(Value::Object(out), json!({"msgtype": "m.emote", "body": "waves"}));
     }
 }

@@ -7,10 +7,7 @@ use super::tags::ProxyTag;
 pub fn md(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if matches!(
-            c,
-            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '<' | '>' | '|' | '~' | '!'
-        ) {
+        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '<' | '>' | '|' | '~' | '!') {
             out.push('\\');
         }
         out.push(c);
@@ -20,11 +17,7 @@ pub fn md(text: &str) -> String {
 
 /// An inline code span that survives backticks inside.
 pub fn code(text: &str) -> String {
-    if text.contains('`') {
-        format!("`` {text} ``")
-    } else {
-        format!("`{text}`")
-    }
+    if text.contains('`') { format!("`` {text} ``") } else { format!("`{text}`") }
 }
 
 pub fn help(prefix: &str) -> String {
@@ -72,10 +65,7 @@ fn tag_list(tags: &[ProxyTag]) -> String {
     if tags.is_empty() {
         "none".to_owned()
     } else {
-        tags.iter()
-            .map(|t| code(&t.to_string()))
-            .collect::<Vec<_>>()
-            .join(", ")
+        tags.iter().map(|t| code(&t.to_string())).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -92,11 +82,7 @@ pub struct SystemCard<'a> {
 
 pub fn system_card(c: &SystemCard<'_>) -> String {
     let mut out = format!("### {}\n", md(c.name.unwrap_or("Unnamed system")));
-    out.push_str(&format!(
-        "- **ID:** {} · **slug:** {}\n",
-        code(c.short_id),
-        code(c.slug)
-    ));
+    out.push_str(&format!("- **ID:** {} · **slug:** {}\n", code(c.short_id), code(c.slug)));
     if let Some(tag) = c.tag {
         out.push_str(&format!("- **Tag:** {}\n", md(tag)));
     }
@@ -127,11 +113,7 @@ pub fn member_card(c: &MemberCard<'_>) -> String {
         out.push_str(&format!(" ({})", md(system)));
     }
     out.push('\n');
-    out.push_str(&format!(
-        "- **ID:** {} · **slug:** {}\n",
-        code(c.short_id),
-        code(c.slug)
-    ));
+    out.push_str(&format!("- **ID:** {} · **slug:** {}\n", code(c.short_id), code(c.slug)));
     if let Some(dn) = c.display_name {
         out.push_str(&format!("- **Display name:** {}\n", md(dn)));
     }
@@ -151,20 +133,12 @@ pub struct MemberLine<'a> {
 }
 
 pub fn member_list(system_name: Option<&str>, members: &[MemberLine<'_>]) -> String {
-    let mut out = format!(
-        "### Members of {}\n",
-        md(system_name.unwrap_or("your system"))
-    );
+    let mut out = format!("### Members of {}\n", md(system_name.unwrap_or("your system")));
     if members.is_empty() {
         out.push_str("No members yet. Add one with `pk;member new <name>`.\n");
     }
     for m in members {
-        out.push_str(&format!(
-            "- {} **{}** — {}\n",
-            code(m.short_id),
-            md(m.name),
-            tag_list(m.tags)
-        ));
+        out.push_str(&format!("- {} **{}** — {}\n", code(m.short_id), md(m.name), tag_list(m.tags)));
     }
     out
 }

@@ -32,8 +32,7 @@ pub fn slugify(input: &str) -> Option<String> {
 pub fn is_valid_slug(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= MAX_SLUG_LEN + 8
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// The first of `base`, `base-2`, `base-3`, … for which `taken` says no.
@@ -41,10 +40,7 @@ pub fn unique_slug(base: &str, mut taken: impl FnMut(&str) -> bool) -> String {
     if !taken(base) {
         return base.to_owned();
     }
-    (2u32..)
-        .map(|n| format!("{base}-{n}"))
-        .find(|candidate| !taken(candidate))
-        .unwrap_or_else(|| base.to_owned()) // ok: the range is unbounded, find always returns
+    (2u32..).map(|n| format!("{base}-{n}")).find(|candidate| !taken(candidate)).unwrap_or_else(|| base.to_owned()) // ok: the range is unbounded, find always returns
 }
 
 #[cfg(test)]

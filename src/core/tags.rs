@@ -29,10 +29,7 @@ pub enum TagError {
 
 impl ProxyTag {
     pub fn new(prefix: impl Into<String>, suffix: impl Into<String>) -> Self {
-        Self {
-            prefix: prefix.into(),
-            suffix: suffix.into(),
-        }
+        Self { prefix: prefix.into(), suffix: suffix.into() }
     }
 
     /// Parses a template such as `a:text`, `[text]` or `text -a`. The first `text`
@@ -42,9 +39,7 @@ impl ProxyTag {
             return Err(TagError::TooLong);
         }
         let lower = template.to_ascii_lowercase();
-        let at = lower
-            .find(PLACEHOLDER)
-            .ok_or(TagError::MissingPlaceholder)?;
+        let at = lower.find(PLACEHOLDER).ok_or(TagError::MissingPlaceholder)?;
         let tag = Self::new(&template[..at], &template[at + PLACEHOLDER.len()..]);
         if tag.prefix.trim().is_empty() && tag.suffix.trim().is_empty() {
             return Err(TagError::Empty);
@@ -62,9 +57,7 @@ impl ProxyTag {
         if text.len() < self.prefix.len() + self.suffix.len() {
             return None;
         }
-        let inner = text
-            .strip_prefix(self.prefix.as_str())?
-            .strip_suffix(self.suffix.as_str())?;
+        let inner = text.strip_prefix(self.prefix.as_str())?.strip_suffix(self.suffix.as_str())?;
         Some(inner.trim())
     }
 }
@@ -92,11 +85,7 @@ pub fn match_tags<'t, K: Copy>(text: &str, tags: &'t [(K, ProxyTag)]) -> Option<
     // Stable sort: ties keep the caller's order.
     order.sort_by_key(|(_, tag)| std::cmp::Reverse(tag.specificity()));
     order.into_iter().find_map(|(member, tag)| {
-        tag.strip(text).map(|inner| TagMatch {
-            member: *member,
-            tag,
-            inner: inner.to_owned(),
-        })
+        tag.strip(text).map(|inner| TagMatch { member: *member, tag, inner: inner.to_owned() })
     })
 }
 
@@ -119,10 +108,7 @@ mod tests {
         assert_eq!(ProxyTag::parse("a:"), Err(TagError::MissingPlaceholder));
         assert_eq!(ProxyTag::parse("text"), Err(TagError::Empty));
         assert_eq!(ProxyTag::parse(" text "), Err(TagError::Empty));
-        assert_eq!(
-            ProxyTag::parse(&format!("{}text", "x".repeat(100))),
-            Err(TagError::TooLong)
-        );
+        assert_eq!(ProxyTag::parse(&format!("{}text", "x".repeat(100))), Err(TagError::TooLong));
     }
 
     #[test]
@@ -144,10 +130,7 @@ mod tests {
         assert_eq!((m.member, m.inner.as_str()), (3, "see you"));
         assert!(match_tags("hello a:", &tags).is_none());
         assert!(match_tags("[unclosed", &tags).is_none());
-        assert!(
-            match_tags("A: hello", &tags).is_none(),
-            "matching is case-sensitive"
-        );
+        assert!(match_tags("A: hello", &tags).is_none(), "matching is case-sensitive");
     }
 
     #[test]

@@ -69,51 +69,37 @@ impl Db {
     }
 
     pub async fn ghost_in_room(&self, user_id: &str, room_id: &str) -> DbResult<bool> {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM ghost_rooms WHERE user_id = $1 AND room_id = $2")
-                .bind(user_id)
-                .bind(room_id)
-                .fetch_optional(self.pool())
-                .await?;
+        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM ghost_rooms WHERE user_id = $1 AND room_id = $2")
+            .bind(user_id)
+            .bind(room_id)
+            .fetch_optional(self.pool())
+            .await?;
         Ok(found.is_some())
     }
 
-    pub async fn set_ghost_in_room(
-        &self,
-        user_id: &str,
-        room_id: &str,
-        joined: bool,
-    ) -> DbResult<()> {
+    pub async fn set_ghost_in_room(&self, user_id: &str, room_id: &str, joined: bool) -> DbResult<()> {
         let q = if joined {
             "INSERT INTO ghost_rooms (user_id, room_id) VALUES ($1, $2) ON CONFLICT (user_id, room_id) DO NOTHING"
         } else {
             "DELETE FROM ghost_rooms WHERE user_id = $1 AND room_id = $2"
         };
-        sqlx::query(q)
-            .bind(user_id)
-            .bind(room_id)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(q).bind(user_id).bind(room_id).execute(self.pool()).await?;
         Ok(())
     }
 
     pub async fn ghost_rooms(&self, user_id: &str) -> DbResult<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT room_id FROM ghost_rooms WHERE user_id = $1 ORDER BY room_id",
-        )
-        .bind(user_id)
-        .fetch_all(self.pool())
-        .await?)
+        Ok(sqlx::query_scalar("SELECT room_id FROM ghost_rooms WHERE user_id = $1 ORDER BY room_id")
+            .bind(user_id)
+            .fetch_all(self.pool())
+            .await?)
     }
 
     /// The ghosts of a member (normally one).
     pub async fn ghosts_of_member(&self, member_id: i64) -> DbResult<Vec<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT user_id FROM ghosts WHERE member_id = $1")
-                .bind(member_id)
-                .fetch_all(self.pool())
-                .await?,
-        )
+        Ok(sqlx::query_scalar("SELECT user_id FROM ghosts WHERE member_id = $1")
+            .bind(member_id)
+            .fetch_all(self.pool())
+            .await?)
     }
 }
 

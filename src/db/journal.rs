@@ -35,11 +35,7 @@ impl Db {
     }
 
     pub async fn journal_pending_count(&self) -> DbResult<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM journal WHERE processed_at IS NULL")
-                .fetch_one(self.pool())
-                .await?,
-        )
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM journal WHERE processed_at IS NULL").fetch_one(self.pool()).await?)
     }
 
     /// Marks a transaction processed, with the error summary if any part of it failed.
@@ -54,30 +50,25 @@ impl Db {
     }
 
     pub async fn event_processed(&self, event_id: &str) -> DbResult<bool> {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM processed_events WHERE event_id = $1")
-                .bind(event_id)
-                .fetch_optional(self.pool())
-                .await?;
+        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM processed_events WHERE event_id = $1")
+            .bind(event_id)
+            .fetch_optional(self.pool())
+            .await?;
         Ok(found.is_some())
     }
 
     pub async fn mark_event_processed(&self, event_id: &str, now: i64) -> DbResult<()> {
-        sqlx::query("INSERT INTO processed_events (event_id, processed_at) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING")
-            .bind(event_id)
-            .bind(now)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "INSERT INTO processed_events (event_id, processed_at) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(event_id)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
-    pub async fn record_event_failure(
-        &self,
-        event_id: &str,
-        txn_id: &str,
-        error: &str,
-        now: i64,
-    ) -> DbResult<()> {
+    pub async fn record_event_failure(&self, event_id: &str, txn_id: &str, error: &str, now: i64) -> DbResult<()> {
         sqlx::query("INSERT INTO event_failures (event_id, txn_id, error, failed_at) VALUES ($1, $2, $3, $4)")
             .bind(event_id)
             .bind(txn_id)
@@ -90,9 +81,7 @@ impl Db {
 
     /// How many transactions are stored (processed or not); for tests and metrics.
     pub async fn journal_count(&self) -> DbResult<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM journal")
-            .fetch_one(self.pool())
-            .await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM journal").fetch_one(self.pool()).await?)
     }
 }
 
@@ -105,15 +94,9 @@ mod tests {
         let db = test_db().await;
         assert!(db.journal_insert("1", b"{}", 1).await.unwrap());
         assert!(db.journal_insert("2", b"{\"events\":[]}", 2).await.unwrap());
-        assert!(
-            !db.journal_insert("1", b"other", 3).await.unwrap(),
-            "a repeated txn id is not stored twice"
-        );
+        assert!(!db.journal_insert("1", b"other", 3).await.unwrap(), "a repeated txn id is not stored twice");
         let first = db.journal_next().await.unwrap().unwrap();
-        assert_eq!(
-            (first.txn_id.as_str(), first.body.as_slice()),
-            ("1", b"{}".as_slice())
-        );
+        assert_eq!((first.txn_id.as_str(), first.body.as_slice()), ("1", b"{}".as_slice()));
         db.journal_done(first.seq, None, 4).await.unwrap();
         let second = db.journal_next().await.unwrap().unwrap();
         assert_eq!(second.txn_id, "2");

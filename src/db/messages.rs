@@ -35,10 +35,7 @@ impl Db {
         Ok(())
     }
 
-    pub async fn proxied_by_original(
-        &self,
-        original_event_id: &str,
-    ) -> DbResult<Option<ProxiedMessage>> {
+    pub async fn proxied_by_original(&self, original_event_id: &str) -> DbResult<Option<ProxiedMessage>> {
         Ok(sqlx::query_as::<_, ProxiedMessage>(
             "SELECT original_event_id, room_id, ghost_event_id, ghost_user_id, member_id, system_id, sender \
              FROM proxied_messages WHERE original_event_id = $1",

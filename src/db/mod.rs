@@ -8,9 +8,7 @@ mod systems;
 
 use std::{str::FromStr, time::Duration};
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use ghosts::Ghost;
 pub use journal::JournalEntry;
@@ -33,10 +31,7 @@ pub type DbResult<T> = Result<T, DbError>;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
 }
 
 #[derive(Clone, Debug)]
@@ -61,10 +56,8 @@ impl Db {
         }
         // An in-memory database exists once per connection: keep exactly one.
         let in_memory = url.contains(":memory:");
-        let pool = SqlitePoolOptions::new()
-            .max_connections(if in_memory { 1 } else { 4 })
-            .connect_with(options)
-            .await?;
+        let pool =
+            SqlitePoolOptions::new().max_connections(if in_memory { 1 } else { 4 }).connect_with(options).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Self { pool })
     }
@@ -84,17 +77,12 @@ impl Db {
             .bind(now - 30 * DAY)
             .execute(&self.pool)
             .await?;
-        sqlx::query("DELETE FROM pending_confirmations WHERE expires_at < $1")
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query("DELETE FROM pending_confirmations WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
         Ok(())
     }
 }
 
 #[cfg(test)]
 pub(crate) async fn test_db() -> Db {
-    Db::connect("sqlite::memory:")
-        .await
-        .expect("in-memory database")
+    Db::connect("sqlite::memory:").await.expect("in-memory database")
 }

@@ -45,7 +45,8 @@ pub struct Member {
     pub avatar_url: Option<String>,
 }
 
-const SYSTEM_COLS: &str = "s.id, s.short_id, s.slug, s.name, s.tag, s.autoproxy_mode, s.autoproxy_member_id, s.latch_member_id, s.latch_at";
+const SYSTEM_COLS: &str =
+    "s.id, s.short_id, s.slug, s.name, s.tag, s.autoproxy_mode, s.autoproxy_member_id, s.latch_member_id, s.latch_at";
 const MEMBER_COLS: &str = "id, system_id, short_id, slug, name, display_name, avatar_url";
 
 fn random_u32() -> u32 {
@@ -54,41 +55,28 @@ fn random_u32() -> u32 {
 
 impl Db {
     pub async fn system_for_account(&self, user_id: &str) -> DbResult<Option<System>> {
-        let sql = format!(
-            "SELECT {SYSTEM_COLS} FROM systems s JOIN accounts a ON a.system_id = s.id WHERE a.user_id = $1"
-        );
-        Ok(sqlx::query_as::<_, System>(sqlx::AssertSqlSafe(sql))
-            .bind(user_id)
-            .fetch_optional(self.pool())
-            .await?)
+        let sql =
+            format!("SELECT {SYSTEM_COLS} FROM systems s JOIN accounts a ON a.system_id = s.id WHERE a.user_id = $1");
+        Ok(sqlx::query_as::<_, System>(sqlx::AssertSqlSafe(sql)).bind(user_id).fetch_optional(self.pool()).await?)
     }
 
     pub async fn system_by_id(&self, id: i64) -> DbResult<Option<System>> {
         let sql = format!("SELECT {SYSTEM_COLS} FROM systems s WHERE s.id = $1");
-        Ok(sqlx::query_as::<_, System>(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?)
+        Ok(sqlx::query_as::<_, System>(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(self.pool()).await?)
     }
 
     /// A system by slug or short ID (case-insensitive).
     pub async fn system_by_reference(&self, reference: &str) -> DbResult<Option<System>> {
         let r = reference.to_lowercase();
-        let sql =
-            format!("SELECT {SYSTEM_COLS} FROM systems s WHERE s.slug = $1 OR s.short_id = $1");
-        Ok(sqlx::query_as::<_, System>(sqlx::AssertSqlSafe(sql))
-            .bind(r)
-            .fetch_optional(self.pool())
-            .await?)
+        let sql = format!("SELECT {SYSTEM_COLS} FROM systems s WHERE s.slug = $1 OR s.short_id = $1");
+        Ok(sqlx::query_as::<_, System>(sqlx::AssertSqlSafe(sql)).bind(r).fetch_optional(self.pool()).await?)
     }
 
     pub async fn system_accounts(&self, system_id: i64) -> DbResult<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT user_id FROM accounts WHERE system_id = $1 ORDER BY created_at, user_id",
-        )
-        .bind(system_id)
-        .fetch_all(self.pool())
-        .await?)
+        Ok(sqlx::query_scalar("SELECT user_id FROM accounts WHERE system_id = $1 ORDER BY created_at, user_id")
+            .bind(system_id)
+            .fetch_all(self.pool())
+            .await?)
     }
 
     /// Creates a system owned by `owner`, its slug derived from `slug_source` (the owner's
@@ -102,20 +90,18 @@ impl Db {
     ) -> DbResult<System> {
         let mut tx = self.pool().begin().await?;
         let base = slugify(slug_source).unwrap_or_else(|| "system".to_owned());
-        let taken: Vec<String> =
-            sqlx::query_scalar("SELECT slug FROM systems WHERE slug = $1 OR slug LIKE $2")
-                .bind(&base)
-                .bind(format!("{base}-%"))
-                .fetch_all(&mut *tx)
-                .await?;
+        let taken: Vec<String> = sqlx::query_scalar("SELECT slug FROM systems WHERE slug = $1 OR slug LIKE $2")
+            .bind(&base)
+            .bind(format!("{base}-%"))
+            .fetch_all(&mut *tx)
+            .await?;
         let slug = unique_slug(&base, |s| taken.iter().any(|t| t == s));
         let short = loop {
             let candidate = short_id(random_u32);
-            let exists: Option<i64> =
-                sqlx::query_scalar("SELECT 1 FROM systems WHERE short_id = $1")
-                    .bind(&candidate)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM systems WHERE short_id = $1")
+                .bind(&candidate)
+                .fetch_optional(&mut *tx)
+                .await?;
             if exists.is_none() {
                 break candidate;
             }
@@ -136,9 +122,7 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        self.system_by_id(id)
-            .await?
-            .ok_or_else(|| DbError::Invalid("system vanished after insert".into()))
+        self.system_by_id(id).await?.ok_or_else(|| DbError::Invalid("system vanished after insert".into()))
     }
 
     pub async fn set_system_name(&self, system_id: i64, name: Option<&str>) -> DbResult<()> {
@@ -151,21 +135,12 @@ impl Db {
     }
 
     pub async fn set_system_tag(&self, system_id: i64, tag: Option<&str>) -> DbResult<()> {
-        sqlx::query("UPDATE systems SET tag = $1 WHERE id = $2")
-            .bind(tag)
-            .bind(system_id)
-            .execute(self.pool())
-            .await?;
+        sqlx::query("UPDATE systems SET tag = $1 WHERE id = $2").bind(tag).bind(system_id).execute(self.pool()).await?;
         Ok(())
     }
 
     /// Sets the autoproxy mode (and member for member mode). Changing the mode drops the latch.
-    pub async fn set_autoproxy(
-        &self,
-        system_id: i64,
-        mode: Mode,
-        member: Option<i64>,
-    ) -> DbResult<()> {
+    pub async fn set_autoproxy(&self, system_id: i64, mode: Mode, member: Option<i64>) -> DbResult<()> {
         sqlx::query(
             "UPDATE systems SET autoproxy_mode = $1, autoproxy_member_id = $2, latch_member_id = NULL, latch_at = NULL WHERE id = $3",
         )
@@ -189,25 +164,15 @@ impl Db {
 
     pub async fn members(&self, system_id: i64) -> DbResult<Vec<Member>> {
         let sql = format!("SELECT {MEMBER_COLS} FROM members WHERE system_id = $1 ORDER BY id");
-        Ok(sqlx::query_as::<_, Member>(sqlx::AssertSqlSafe(sql))
-            .bind(system_id)
-            .fetch_all(self.pool())
-            .await?)
+        Ok(sqlx::query_as::<_, Member>(sqlx::AssertSqlSafe(sql)).bind(system_id).fetch_all(self.pool()).await?)
     }
 
     pub async fn member_by_id(&self, member_id: i64) -> DbResult<Option<Member>> {
         let sql = format!("SELECT {MEMBER_COLS} FROM members WHERE id = $1");
-        Ok(sqlx::query_as::<_, Member>(sqlx::AssertSqlSafe(sql))
-            .bind(member_id)
-            .fetch_optional(self.pool())
-            .await?)
+        Ok(sqlx::query_as::<_, Member>(sqlx::AssertSqlSafe(sql)).bind(member_id).fetch_optional(self.pool()).await?)
     }
 
-    pub async fn member_by_slugs(
-        &self,
-        system_slug: &str,
-        member_slug: &str,
-    ) -> DbResult<Option<Member>> {
+    pub async fn member_by_slugs(&self, system_slug: &str, member_slug: &str) -> DbResult<Option<Member>> {
         Ok(sqlx::query_as::<_, Member>(
             "SELECT m.id, m.system_id, m.short_id, m.slug, m.name, m.display_name, m.avatar_url \
              FROM members m JOIN systems s ON s.id = m.system_id WHERE s.slug = $1 AND m.slug = $2",
@@ -227,13 +192,7 @@ impl Db {
             .find(|m| m.short_id == r)
             .or_else(|| members.iter().find(|m| m.slug == r))
             .or_else(|| members.iter().find(|m| m.name.to_lowercase() == r))
-            .or_else(|| {
-                members.iter().find(|m| {
-                    m.display_name
-                        .as_deref()
-                        .is_some_and(|d| d.to_lowercase() == r)
-                })
-            });
+            .or_else(|| members.iter().find(|m| m.display_name.as_deref().is_some_and(|d| d.to_lowercase() == r)));
         Ok(pick.cloned())
     }
 
@@ -250,14 +209,13 @@ impl Db {
     pub async fn create_member(&self, system_id: i64, name: &str, now: i64) -> DbResult<Member> {
         let mut tx = self.pool().begin().await?;
         let base = slugify(name).unwrap_or_else(|| "member".to_owned());
-        let taken: Vec<String> = sqlx::query_scalar(
-            "SELECT slug FROM members WHERE system_id = $1 AND (slug = $2 OR slug LIKE $3)",
-        )
-        .bind(system_id)
-        .bind(&base)
-        .bind(format!("{base}-%"))
-        .fetch_all(&mut *tx)
-        .await?;
+        let taken: Vec<String> =
+            sqlx::query_scalar("SELECT slug FROM members WHERE system_id = $1 AND (slug = $2 OR slug LIKE $3)")
+                .bind(system_id)
+                .bind(&base)
+                .bind(format!("{base}-%"))
+                .fetch_all(&mut *tx)
+                .await?;
         // A slug once used by a deleted member still names its ghost account: never reuse it.
         let retired: Vec<String> = sqlx::query_scalar(
             "SELECT g.member_slug FROM ghosts g JOIN systems s ON s.slug = g.system_slug \
@@ -269,11 +227,10 @@ impl Db {
         let slug = unique_slug(&base, |s| taken.iter().chain(&retired).any(|t| t == s));
         let short = loop {
             let candidate = short_id(random_u32);
-            let exists: Option<i64> =
-                sqlx::query_scalar("SELECT 1 FROM members WHERE short_id = $1")
-                    .bind(&candidate)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM members WHERE short_id = $1")
+                .bind(&candidate)
+                .fetch_optional(&mut *tx)
+                .await?;
             if exists.is_none() {
                 break candidate;
             }
@@ -289,9 +246,7 @@ impl Db {
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        self.member_by_id(id)
-            .await?
-            .ok_or_else(|| DbError::Invalid("member vanished after insert".into()))
+        self.member_by_id(id).await?.ok_or_else(|| DbError::Invalid("member vanished after insert".into()))
     }
 
     pub async fn rename_member(&self, member_id: i64, name: &str) -> DbResult<()> {
@@ -303,11 +258,7 @@ impl Db {
         Ok(())
     }
 
-    pub async fn set_member_display_name(
-        &self,
-        member_id: i64,
-        name: Option<&str>,
-    ) -> DbResult<()> {
+    pub async fn set_member_display_name(&self, member_id: i64, name: Option<&str>) -> DbResult<()> {
         sqlx::query("UPDATE members SET display_name = $1 WHERE id = $2")
             .bind(name)
             .bind(member_id)
@@ -328,39 +279,27 @@ impl Db {
     /// Deletes a member (its tags go with it) and clears autoproxy references to it.
     pub async fn delete_member(&self, member_id: i64) -> DbResult<()> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query("UPDATE systems SET autoproxy_member_id = NULL, autoproxy_mode = 'off' WHERE autoproxy_member_id = $1")
-            .bind(member_id)
-            .execute(&mut *tx)
-            .await?;
         sqlx::query(
-            "UPDATE systems SET latch_member_id = NULL, latch_at = NULL WHERE latch_member_id = $1",
+            "UPDATE systems SET autoproxy_member_id = NULL, autoproxy_mode = 'off' WHERE autoproxy_member_id = $1",
         )
         .bind(member_id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM members WHERE id = $1")
+        sqlx::query("UPDATE systems SET latch_member_id = NULL, latch_at = NULL WHERE latch_member_id = $1")
             .bind(member_id)
             .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM members WHERE id = $1").bind(member_id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
 
     pub async fn member_tags(&self, member_id: i64) -> DbResult<Vec<ProxyTag>> {
-        let rows = sqlx::query(
-            "SELECT prefix, suffix FROM proxy_tags WHERE member_id = $1 ORDER BY position",
-        )
-        .bind(member_id)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ProxyTag::new(
-                    r.try_get::<String, _>(0)?,
-                    r.try_get::<String, _>(1)?,
-                ))
-            })
-            .collect()
+        let rows = sqlx::query("SELECT prefix, suffix FROM proxy_tags WHERE member_id = $1 ORDER BY position")
+            .bind(member_id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| Ok(ProxyTag::new(r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?))).collect()
     }
 
     /// Every (member ID, tag) pair of a system, in member creation order then tag order.
@@ -374,10 +313,7 @@ impl Db {
         .await?;
         rows.iter()
             .map(|r| {
-                Ok((
-                    r.try_get::<i64, _>(0)?,
-                    ProxyTag::new(r.try_get::<String, _>(1)?, r.try_get::<String, _>(2)?),
-                ))
+                Ok((r.try_get::<i64, _>(0)?, ProxyTag::new(r.try_get::<String, _>(1)?, r.try_get::<String, _>(2)?)))
             })
             .collect()
     }
@@ -385,10 +321,7 @@ impl Db {
     /// Replaces a member's tags.
     pub async fn set_member_tags(&self, member_id: i64, tags: &[ProxyTag]) -> DbResult<()> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM proxy_tags WHERE member_id = $1")
-            .bind(member_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("DELETE FROM proxy_tags WHERE member_id = $1").bind(member_id).execute(&mut *tx).await?;
         for (i, tag) in tags.iter().enumerate() {
             sqlx::query("INSERT INTO proxy_tags (member_id, position, prefix, suffix) VALUES ($1, $2, $3, $4)")
                 .bind(member_id)
@@ -403,13 +336,7 @@ impl Db {
     }
 
     /// Remembers a destructive action awaiting confirmation by `user_id` in `room_id`.
-    pub async fn set_confirmation(
-        &self,
-        user_id: &str,
-        room_id: &str,
-        action: &str,
-        expires_at: i64,
-    ) -> DbResult<()> {
+    pub async fn set_confirmation(&self, user_id: &str, room_id: &str, action: &str, expires_at: i64) -> DbResult<()> {
         sqlx::query(
             "INSERT INTO pending_confirmations (user_id, room_id, action, expires_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (user_id, room_id) DO UPDATE SET action = excluded.action, expires_at = excluded.expires_at",
@@ -424,12 +351,7 @@ impl Db {
     }
 
     /// Takes (removes and returns) the pending action of `user_id` in `room_id`, if not expired.
-    pub async fn take_confirmation(
-        &self,
-        user_id: &str,
-        room_id: &str,
-        now: i64,
-    ) -> DbResult<Option<String>> {
+    pub async fn take_confirmation(&self, user_id: &str, room_id: &str, now: i64) -> DbResult<Option<String>> {
         let action: Option<String> = sqlx::query_scalar(
             "DELETE FROM pending_confirmations WHERE user_id = $1 AND room_id = $2 AND expires_at >= $3 RETURNING action",
         )
@@ -462,38 +384,15 @@ mod tests {
     #[tokio::test]
     async fn systems_get_unique_slugs() {
         let db = test_db().await;
-        let a = db
-            .create_system("@Alice:x", "Alice", Some("A"), 1)
-            .await
-            .unwrap();
-        let b = db
-            .create_system("@alice:y", "alice", None, 2)
-            .await
-            .unwrap();
-        let c = db
-            .create_system("@alice:z", "alice", None, 3)
-            .await
-            .unwrap();
-        assert_eq!(
-            (a.slug.as_str(), b.slug.as_str(), c.slug.as_str()),
-            ("alice", "alice-2", "alice-3")
-        );
+        let a = db.create_system("@Alice:x", "Alice", Some("A"), 1).await.unwrap();
+        let b = db.create_system("@alice:y", "alice", None, 2).await.unwrap();
+        let c = db.create_system("@alice:z", "alice", None, 3).await.unwrap();
+        assert_eq!((a.slug.as_str(), b.slug.as_str(), c.slug.as_str()), ("alice", "alice-2", "alice-3"));
         assert_ne!(a.short_id, b.short_id);
-        assert_eq!(
-            db.system_for_account("@Alice:x").await.unwrap().unwrap().id,
-            a.id
-        );
+        assert_eq!(db.system_for_account("@Alice:x").await.unwrap().unwrap().id, a.id);
         assert!(db.system_for_account("@nobody:x").await.unwrap().is_none());
-        assert!(
-            db.create_system("@Alice:x", "again", None, 4)
-                .await
-                .is_err(),
-            "one system per account"
-        );
-        assert_eq!(
-            db.system_by_reference("ALICE-2").await.unwrap().unwrap().id,
-            b.id
-        );
+        assert!(db.create_system("@Alice:x", "again", None, 4).await.is_err(), "one system per account");
+        assert_eq!(db.system_by_reference("ALICE-2").await.unwrap().unwrap().id, b.id);
     }
 
     #[tokio::test]
@@ -502,97 +401,34 @@ mod tests {
         let s = db.create_system("@o:x", "o", None, 1).await.unwrap();
         let alice = db.create_member(s.id, "Alice Bee", 1).await.unwrap();
         let alice2 = db.create_member(s.id, "alice bee", 2).await.unwrap();
-        assert_eq!(
-            (alice.slug.as_str(), alice2.slug.as_str()),
-            ("alice-bee", "alice-bee-2")
-        );
-        assert_eq!(
-            db.find_member(s.id, "ALICE BEE").await.unwrap().unwrap().id,
-            alice.id
-        );
-        assert_eq!(
-            db.find_member(s.id, "alice-bee-2")
-                .await
-                .unwrap()
-                .unwrap()
-                .id,
-            alice2.id
-        );
-        assert_eq!(
-            db.find_member(s.id, &alice2.short_id.to_uppercase())
-                .await
-                .unwrap()
-                .unwrap()
-                .id,
-            alice2.id
-        );
+        assert_eq!((alice.slug.as_str(), alice2.slug.as_str()), ("alice-bee", "alice-bee-2"));
+        assert_eq!(db.find_member(s.id, "ALICE BEE").await.unwrap().unwrap().id, alice.id);
+        assert_eq!(db.find_member(s.id, "alice-bee-2").await.unwrap().unwrap().id, alice2.id);
+        assert_eq!(db.find_member(s.id, &alice2.short_id.to_uppercase()).await.unwrap().unwrap().id, alice2.id);
         assert!(db.find_member(s.id, "carol").await.unwrap().is_none());
 
-        db.set_member_tags(
-            alice.id,
-            &[ProxyTag::new("a:", ""), ProxyTag::new("[", "]")],
-        )
-        .await
-        .unwrap();
-        db.set_member_tags(alice2.id, &[ProxyTag::new("b:", "")])
-            .await
-            .unwrap();
+        db.set_member_tags(alice.id, &[ProxyTag::new("a:", ""), ProxyTag::new("[", "]")]).await.unwrap();
+        db.set_member_tags(alice2.id, &[ProxyTag::new("b:", "")]).await.unwrap();
         let tags = db.system_tags(s.id).await.unwrap();
         assert_eq!(
-            tags.iter()
-                .map(|(m, t)| (*m, t.to_string()))
-                .collect::<Vec<_>>(),
-            vec![
-                (alice.id, "a:text".to_owned()),
-                (alice.id, "[text]".to_owned()),
-                (alice2.id, "b:text".to_owned())
-            ]
+            tags.iter().map(|(m, t)| (*m, t.to_string())).collect::<Vec<_>>(),
+            vec![(alice.id, "a:text".to_owned()), (alice.id, "[text]".to_owned()), (alice2.id, "b:text".to_owned())]
         );
 
-        db.set_autoproxy(s.id, Mode::Member, Some(alice.id))
-            .await
-            .unwrap();
+        db.set_autoproxy(s.id, Mode::Member, Some(alice.id)).await.unwrap();
         db.delete_member(alice.id).await.unwrap();
-        assert_eq!(
-            db.system_tags(s.id).await.unwrap().len(),
-            1,
-            "tags go with the member"
-        );
+        assert_eq!(db.system_tags(s.id).await.unwrap().len(), 1, "tags go with the member");
         let s = db.system_by_id(s.id).await.unwrap().unwrap();
-        assert_eq!(
-            (s.autoproxy_mode.as_str(), s.autoproxy_member_id),
-            ("off", None)
-        );
+        assert_eq!((s.autoproxy_mode.as_str(), s.autoproxy_member_id), ("off", None));
     }
 
     #[tokio::test]
     async fn confirmations_expire() {
         let db = test_db().await;
-        db.set_confirmation("@u:x", "!r:x", "delete 1", 100)
-            .await
-            .unwrap();
-        assert!(
-            db.take_confirmation("@u:x", "!r:x", 101)
-                .await
-                .unwrap()
-                .is_none()
-        );
-        db.set_confirmation("@u:x", "!r:x", "delete 2", 200)
-            .await
-            .unwrap();
-        assert_eq!(
-            db.take_confirmation("@u:x", "!r:x", 150)
-                .await
-                .unwrap()
-                .as_deref(),
-            Some("delete 2")
-        );
-        assert!(
-            db.take_confirmation("@u:x", "!r:x", 150)
-                .await
-                .unwrap()
-                .is_none(),
-            "taken once"
-        );
+        db.set_confirmation("@u:x", "!r:x", "delete 1", 100).await.unwrap();
+        assert!(db.take_confirmation("@u:x", "!r:x", 101).await.unwrap().is_none());
+        db.set_confirmation("@u:x", "!r:x", "delete 2", 200).await.unwrap();
+        assert_eq!(db.take_confirmation("@u:x", "!r:x", 150).await.unwrap().as_deref(), Some("delete 2"));
+        assert!(db.take_confirmation("@u:x", "!r:x", 150).await.unwrap().is_none(), "taken once");
     }
 }

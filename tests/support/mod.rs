@@ -35,10 +35,7 @@ fn repo_root() -> PathBuf {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
 /// One Synapse + one daemon, isolated in their own folder.
@@ -64,10 +61,7 @@ impl TestEnv {
 
     /// Like `start`, with extra TOML appended to the daemon's config, and no daemon yet.
     pub async fn start_without_daemon(name: &str, extra_config: &str) -> TestEnv {
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis();
+        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
         let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join("envs")
             .join(format!("{name}-{stamp}-{}", std::process::id()));
@@ -89,13 +83,8 @@ impl TestEnv {
             .arg(&reg)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "generate-registration: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let config: toml::Value =
-            toml::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+        assert!(out.status.success(), "generate-registration: {}", String::from_utf8_lossy(&out.stderr));
+        let config: toml::Value = toml::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
         let token = |k: &str| config["appservice"][k].as_str().unwrap().to_owned();
 
         let synapse_dir = root.join("synapse");
@@ -134,9 +123,7 @@ impl TestEnv {
     pub async fn start_daemon(&mut self) {
         assert!(self.daemon.is_none(), "daemon already running");
         self.daemon_starts += 1;
-        let log =
-            std::fs::File::create(self.root.join(format!("daemon-{}.log", self.daemon_starts)))
-                .unwrap();
+        let log = std::fs::File::create(self.root.join(format!("daemon-{}.log", self.daemon_starts))).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_pluralmatrix"))
             .args(["run", "-c"])
             .arg(&self.config_path)
@@ -150,26 +137,15 @@ impl TestEnv {
         let deadline = Instant::now() + WAIT;
         let http = reqwest::Client::new();
         loop {
-            if let Ok(r) = http
-                .get(format!("{}/health", self.daemon_url()))
-                .send()
-                .await
-            {
+            if let Ok(r) = http.get(format!("{}/health", self.daemon_url())).send().await {
                 if r.status().is_success() {
                     return;
                 }
             }
             if let Some(status) = self.daemon.as_mut().unwrap().try_wait().unwrap() {
-                panic!(
-                    "daemon exited during start-up ({status}); log:\n{}",
-                    self.daemon_log()
-                );
+                panic!("daemon exited during start-up ({status}); log:\n{}", self.daemon_log());
             }
-            assert!(
-                Instant::now() < deadline,
-                "daemon not ready in time; log:\n{}",
-                self.daemon_log()
-            );
+            assert!(Instant::now() < deadline, "daemon not ready in time; log:\n{}", self.daemon_log());
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -185,10 +161,7 @@ impl TestEnv {
     /// SIGTERM and wait: the clean shutdown path.
     pub fn stop_daemon(&mut self) {
         if let Some(mut child) = self.daemon.take() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
+            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
             let deadline = Instant::now() + Duration::from_secs(30);
             while Instant::now() < deadline {
                 if child.try_wait().unwrap().is_some() {
@@ -204,10 +177,7 @@ impl TestEnv {
 
     pub fn daemon_log(&self) -> String {
         (1..=self.daemon_starts)
-            .map(|n| {
-                std::fs::read_to_string(self.root.join(format!("daemon-{n}.log")))
-                    .unwrap_or_default()
-            })
+            .map(|n| std::fs::read_to_string(self.root.join(format!("daemon-{n}.log"))).unwrap_or_default())
             .collect::<Vec<_>>()
             .join("\n--- restart ---\n")
     }
@@ -217,30 +187,16 @@ impl TestEnv {
         let http = reqwest::Client::new();
         let url = format!("{}/_synapse/admin/v1/register", self.hs_url);
         let nonce: Value =
-            serde_json::from_slice(&http.get(&url).send().await.unwrap().bytes().await.unwrap())
-                .unwrap();
+            serde_json::from_slice(&http.get(&url).send().await.unwrap().bytes().await.unwrap()).unwrap();
         let nonce = nonce["nonce"].as_str().unwrap().to_owned();
         let mut mac = Hmac::<sha1::Sha1>::new_from_slice(SHARED_SECRET.as_bytes()).unwrap();
         mac.update(format!("{nonce}\0{localpart}\0{PASSWORD}\0notadmin").as_bytes());
         let body = json!({"nonce": nonce, "username": localpart, "password": PASSWORD, "admin": false,
                           "mac": hex::encode(mac.finalize().into_bytes())});
-        let resp = http
-            .post(&url)
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            resp.status().is_success(),
-            "register {localpart}: {}",
-            resp.text().await.unwrap()
-        );
-        let client = Client::builder()
-            .homeserver_url(&self.hs_url)
-            .build()
-            .await
-            .unwrap();
+        let resp =
+            http.post(&url).header("content-type", "application/json").body(body.to_string()).send().await.unwrap();
+        assert!(resp.status().is_success(), "register {localpart}: {}", resp.text().await.unwrap());
+        let client = Client::builder().homeserver_url(&self.hs_url).build().await.unwrap();
         client
             .matrix_auth()
             .login_username(localpart, PASSWORD)
@@ -260,10 +216,7 @@ impl TestEnv {
 
     pub async fn journal_count(&self) -> i64 {
         let pool = self.db().await;
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM journal")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM journal").fetch_one(&pool).await.unwrap();
         pool.close().await;
         n
     }
@@ -281,17 +234,9 @@ impl TestEnv {
     }
 
     /// PUTs a transaction straight to the daemon, as the homeserver would.
-    pub async fn push_transaction(
-        &self,
-        txn_id: &str,
-        body: &str,
-        token: Option<&str>,
-    ) -> (u16, Value) {
+    pub async fn push_transaction(&self, txn_id: &str, body: &str, token: Option<&str>) -> (u16, Value) {
         let mut req = reqwest::Client::new()
-            .put(format!(
-                "{}/_matrix/app/v1/transactions/{txn_id}",
-                self.daemon_url()
-            ))
+            .put(format!("{}/_matrix/app/v1/transactions/{txn_id}", self.daemon_url()))
             .header("content-type", "application/json")
             .body(body.to_owned());
         if let Some(t) = token {
@@ -312,15 +257,10 @@ impl TestEnv {
 impl Drop for TestEnv {
     fn drop(&mut self) {
         self.kill_daemon();
-        let _ = Command::new(repo_root().join("scripts/synapse.sh"))
-            .arg("stop")
-            .arg(self.root.join("synapse"))
-            .status();
+        let _ =
+            Command::new(repo_root().join("scripts/synapse.sh")).arg("stop").arg(self.root.join("synapse")).status();
         if std::thread::panicking() {
-            eprintln!(
-                "test environment kept for inspection: {}",
-                self.root.display()
-            );
+            eprintln!("test environment kept for inspection: {}", self.root.display());
             eprintln!("daemon log (tail):\n{}", tail(&self.daemon_log(), 60));
         } else {
             if std::env::var_os("KEEP_ENV").is_none() {
@@ -344,18 +284,19 @@ pub struct User {
 impl User {
     /// Creates a private room, invites `invite`, and gives the bot moderator power.
     pub async fn create_room(&self, env: &TestEnv, invite: &[&UserId]) -> Room {
+        self.create_room_with(env, invite, true).await
+    }
+
+    /// Creates a private room with the bot; `bot_moderator`: whether it may redact.
+    pub async fn create_room_with(&self, env: &TestEnv, invite: &[&UserId], bot_moderator: bool) -> Room {
         let mut req = create_room::v3::Request::new();
-        req.invite = invite
-            .iter()
-            .map(|u| (*u).to_owned())
-            .chain([env.bot.clone()])
-            .collect();
+        req.invite = invite.iter().map(|u| (*u).to_owned()).chain([env.bot.clone()]).collect();
         req.preset = Some(create_room::v3::RoomPreset::PrivateChat);
         let room = self.client.create_room(req).await.unwrap();
-        self.sync().await;
-        room.update_power_levels(vec![(&env.bot, matrix_sdk::ruma::Int::from(50))])
-            .await
-            .unwrap();
+        if bot_moderator {
+            self.sync().await;
+            room.update_power_levels(vec![(&env.bot, matrix_sdk::ruma::Int::from(50))]).await.unwrap();
+        }
         self.wait_joined(room.room_id(), &env.bot).await;
         room
     }
@@ -375,11 +316,7 @@ impl User {
     }
 
     pub async fn joined_members(&self, room_id: &RoomId) -> Vec<OwnedUserId> {
-        let resp = self
-            .client
-            .send(joined_members::v3::Request::new(room_id.to_owned()))
-            .await
-            .unwrap();
+        let resp = self.client.send(joined_members::v3::Request::new(room_id.to_owned())).await.unwrap();
         resp.joined.into_keys().collect()
     }
 
@@ -394,17 +331,11 @@ impl User {
     /// Sends raw `m.room.message` content; returns the event ID.
     pub async fn send(&self, room_id: &RoomId, content: Value) -> OwnedEventId {
         let raw: Raw<AnyMessageLikeEventContent> = Raw::new(&content).unwrap().cast_unchecked();
-        self.room(room_id)
-            .send_raw("m.room.message", raw)
-            .await
-            .unwrap()
-            .response
-            .event_id
+        self.room(room_id).send_raw("m.room.message", raw).await.unwrap().response.event_id
     }
 
     pub async fn send_text(&self, room_id: &RoomId, body: &str) -> OwnedEventId {
-        self.send(room_id, json!({"msgtype": "m.text", "body": body}))
-            .await
+        self.send(room_id, json!({"msgtype": "m.text", "body": body})).await
     }
 
     /// The room's latest events (newest first), as raw JSON, fetched with /messages.
@@ -412,19 +343,11 @@ impl User {
         let mut options = MessagesOptions::backward();
         options.limit = 100u32.into();
         let msgs = self.room(room_id).messages(options).await.unwrap();
-        msgs.chunk
-            .iter()
-            .map(|e| e.raw().deserialize_as_unchecked::<Value>().unwrap())
-            .collect()
+        msgs.chunk.iter().map(|e| e.raw().deserialize_as_unchecked::<Value>().unwrap()).collect()
     }
 
     /// Polls until `pred` holds for some event; returns it.
-    pub async fn wait_for(
-        &self,
-        room_id: &RoomId,
-        what: &str,
-        pred: impl Fn(&Value) -> bool,
-    ) -> Value {
+    pub async fn wait_for(&self, room_id: &RoomId, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + WAIT;
         loop {
             if let Some(found) = self.messages(room_id).await.into_iter().find(|e| pred(e)) {
@@ -444,18 +367,13 @@ impl User {
                     && e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == id.as_str()
             })
             .await;
-        reply["content"]["body"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        reply["content"]["body"].as_str().unwrap_or_default().to_owned()
     }
 
     /// Waits until the event `id` shows as redacted.
     pub async fn wait_redacted(&self, room_id: &RoomId, id: &OwnedEventId) {
-        self.wait_for(room_id, &format!("{id} to be redacted"), |e| {
-            e["event_id"] == id.as_str() && is_redacted(e)
-        })
-        .await;
+        self.wait_for(room_id, &format!("{id} to be redacted"), |e| e["event_id"] == id.as_str() && is_redacted(e))
+            .await;
     }
 }
 
@@ -467,9 +385,7 @@ pub fn is_redacted(e: &Value) -> bool {
 pub fn from<'a>(events: &'a [Value], sender: &UserId) -> Vec<&'a Value> {
     events
         .iter()
-        .filter(|e| {
-            e["sender"] == sender.as_str() && e["type"] == "m.room.message" && !is_redacted(e)
-        })
+        .filter(|e| e["sender"] == sender.as_str() && e["type"] == "m.room.message" && !is_redacted(e))
         .collect()
 }
 
@@ -479,15 +395,11 @@ pub fn room_id_of(room: &Room) -> OwnedRoomId {
 
 /// Makes a system with one member "Alice" (tag `a:text`) for `user`; returns the system slug.
 pub async fn system_with_alice(env: &TestEnv, user: &User, room_id: &RoomId) -> String {
-    let reply = user
-        .command(env, room_id, "pk;system new Test System")
-        .await;
+    let reply = user.command(env, room_id, "pk;system new Test System").await;
     assert!(reply.contains("System created"), "{reply}");
     let reply = user.command(env, room_id, "pk;member new Alice").await;
     assert!(reply.contains("Member created"), "{reply}");
-    let reply = user
-        .command(env, room_id, "pk;member alice proxy a:text")
-        .await;
+    let reply = user.command(env, room_id, "pk;member alice proxy a:text").await;
     assert!(reply.contains("a:text"), "{reply}");
     user.user_id.localpart().to_owned()
 }
