@@ -372,9 +372,6 @@ impl Bridge {
     /// Returns whether the message was the confirmation (and so is not proxied).
     pub(super) async fn confirm_if_pending(&self, event: &RoomEvent, text: &str) -> BridgeResult<bool> {
         let now = now_ms();
-        if !self.db.has_confirmation(event.sender.as_str(), event.room_id.as_str(), now).await? {
-            return Ok(false);
-        }
         let Some(action) = self.db.take_confirmation(event.sender.as_str(), event.room_id.as_str(), now).await? else {
             return Ok(false);
         };

@@ -362,18 +362,6 @@ impl Db {
         .await?;
         Ok(action)
     }
-
-    pub async fn has_confirmation(&self, user_id: &str, room_id: &str, now: i64) -> DbResult<bool> {
-        let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM pending_confirmations WHERE user_id = $1 AND room_id = $2 AND expires_at >= $3",
-        )
-        .bind(user_id)
-        .bind(room_id)
-        .bind(now)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(found.is_some())
-    }
 }
 
 #[cfg(test)]
