@@ -16,6 +16,7 @@ use tracing::{error, info, warn};
 use crate::{
     bridge::{Bridge, BridgeSettings},
     config::Config,
+    crypto::{Crypto, CryptoSettings},
     db::Db,
     homeserver::Homeserver,
     server::{self, IntakeState},
@@ -32,6 +33,8 @@ pub enum RunError {
     Listen { addr: String, source: std::io::Error },
     #[error(transparent)]
     Startup(#[from] crate::bridge::StartupError),
+    #[error("encryption: {0}")]
+    Crypto(#[from] crate::crypto::CryptoError),
     #[error("{0}")]
     Invalid(String),
 }
@@ -47,10 +50,9 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         ghost_prefix: config.appservice.ghost_prefix.clone(),
         command_prefix: config.commands.prefix.clone(),
         latch_timeout_ms: i64::from(config.proxy.latch_timeout_minutes) * 60 * 1000,
+        room_key_wait_ms: i64::try_from(config.encryption.room_key_wait_seconds.saturating_mul(1000))
+            .unwrap_or(i64::MAX),
     };
-    if config.encryption.enabled {
-        info!("encrypted rooms are not handled yet by this version; messages there are left alone");
-    }
 
     // Listen first: the homeserver may push transactions (and answers our ping) right away.
     let listener = tokio::net::TcpListener::bind(&config.appservice.listen)
@@ -60,7 +62,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let wake = Arc::new(Notify::new());
     let (stop_tx, stop_rx) = watch::channel(false);
 
-    let intake_bridge = Bridge::new(db.clone(), hs.clone(), settings.clone());
+    let intake_bridge = Bridge::new(db.clone(), hs.clone(), settings.clone(), None);
     let ready = Arc::new(AtomicBool::new(false));
     let state = Arc::new(IntakeState {
         db: db.clone(),
@@ -81,7 +83,18 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     if let Err(e) = hs.discover_versions().await {
         warn!(error = %e, "could not read the homeserver's versions; assuming v1.11");
     }
-    let bridge = Bridge::new(db.clone(), hs, settings);
+    let crypto = if config.encryption.enabled {
+        let crypto_settings = CryptoSettings {
+            store_dir: config.encryption.store_dir.clone(),
+            max_open_machines: config.encryption.max_open_machines,
+            share_with: config.encryption.share_with,
+        };
+        Some(Arc::new(Crypto::new(db.clone(), hs.clone(), crypto_settings)?))
+    } else {
+        info!("encryption is switched off: encrypted rooms are left alone");
+        None
+    };
+    let bridge = Bridge::new(db.clone(), hs, settings, crypto);
     let signals = tokio::spawn(wait_for_signal());
 
     tokio::select! {

@@ -77,6 +77,12 @@ pub struct DatabaseConfig {
 pub struct EncryptionConfig {
     pub enabled: bool,
     pub store_dir: PathBuf,
+    /// Crypto machines kept open at once (least recently used ones are closed).
+    pub max_open_machines: usize,
+    /// Which devices get room keys: `all`, or only `cross-signed` ones.
+    pub share_with: crate::crypto::ShareWith,
+    /// How long an encrypted message waits for its room key before the sender is told.
+    pub room_key_wait_seconds: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -142,7 +148,13 @@ impl Default for DatabaseConfig {
 
 impl Default for EncryptionConfig {
     fn default() -> Self {
-        Self { enabled: true, store_dir: PathBuf::from("data/crypto") }
+        Self {
+            enabled: true,
+            store_dir: PathBuf::from("data/crypto"),
+            max_open_machines: 128,
+            share_with: crate::crypto::ShareWith::All,
+            room_key_wait_seconds: 600,
+        }
     }
 }
 
@@ -285,6 +297,9 @@ impl Config {
         }
         if !db.starts_with("sqlite:") {
             return Err(bad("database.url", format!("`{db}` is not a sqlite:// URL")));
+        }
+        if self.encryption.max_open_machines == 0 {
+            return Err(bad("encryption.max_open_machines", "must be at least 1".into()));
         }
         if self.commands.prefix.trim().is_empty() || self.commands.prefix.contains(char::is_whitespace) {
             return Err(bad("commands.prefix", "must be non-empty and without spaces".into()));

@@ -5,7 +5,7 @@
 use std::{borrow::Cow, time::Duration};
 
 use ruma::{
-    UserId,
+    DeviceId, UserId,
     api::{
         AppserviceUserIdentity, IncomingResponse, MatrixVersion, OutgoingRequestAppserviceExt, SupportedVersions,
         auth_scheme::{AuthScheme, SendAccessToken},
@@ -17,7 +17,14 @@ use tracing::{debug, warn};
 #[derive(Debug, thiserror::Error)]
 pub enum HsError {
     #[error("homeserver answered {status} {errcode}: {message}")]
-    Matrix { status: u16, errcode: String, message: String, retry_after_ms: Option<u64> },
+    Matrix {
+        status: u16,
+        errcode: String,
+        message: String,
+        retry_after_ms: Option<u64>,
+        /// The whole error body (user-interactive auth reads its `flows` and `session`).
+        body: serde_json::Value,
+    },
     #[error("cannot reach the homeserver: {0}")]
     Transport(String),
     #[error("could not build the request: {0}")]
@@ -166,6 +173,21 @@ impl Homeserver {
         for<'a> R::Authentication: AuthScheme<Input<'a> = SendAccessToken<'a>>,
         R::PathBuilder: PathInput,
     {
+        self.send_as(request, user, None).await
+    }
+
+    /// Sends `request` as `user` on `device` (`?user_id=…&device_id=…`).
+    pub async fn send_as<R>(
+        &self,
+        request: R,
+        user: Option<&UserId>,
+        device: Option<&DeviceId>,
+    ) -> Result<R::IncomingResponse, HsError>
+    where
+        R: OutgoingRequestAppserviceExt,
+        for<'a> R::Authentication: AuthScheme<Input<'a> = SendAccessToken<'a>>,
+        R::PathBuilder: PathInput,
+    {
         let label = format!(
             "{} {}",
             R::METHOD,
@@ -173,7 +195,8 @@ impl Homeserver {
         );
         let http = self
             .with_retries(&label, || async {
-                let identity = user.map(AppserviceUserIdentity::new).unwrap_or_default();
+                let mut identity = user.map(AppserviceUserIdentity::new).unwrap_or_default();
+                identity.device_id = device;
                 let req: http::Request<Vec<u8>> = request
                     .clone()
                     .try_into_http_request_with_identity(
@@ -242,6 +265,7 @@ async fn into_http_response(resp: reqwest::Response) -> Result<http::Response<Ve
             errcode: text("errcode").unwrap_or_else(|| "M_UNKNOWN".to_owned()),
             message: text("error").unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect()),
             retry_after_ms: json.get("retry_after_ms").and_then(|v| v.as_u64()).or(retry_after_header),
+            body: json,
         });
     }
     let mut builder = http::Response::builder().status(status);
@@ -268,7 +292,13 @@ mod tests {
 
     #[test]
     fn transient_errors() {
-        let m = |status| HsError::Matrix { status, errcode: "X".into(), message: String::new(), retry_after_ms: None };
+        let m = |status| HsError::Matrix {
+            status,
+            errcode: "X".into(),
+            message: String::new(),
+            retry_after_ms: None,
+            body: serde_json::Value::Null,
+        };
         assert!(m(429).is_transient());
         assert!(m(502).is_transient());
         assert!(!m(403).is_transient());

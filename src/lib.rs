@@ -8,6 +8,7 @@ pub mod app;
 pub mod bridge;
 pub mod config;
 pub mod core;
+pub mod crypto;
 pub mod db;
 pub mod homeserver;
 pub mod registration;

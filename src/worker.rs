@@ -11,6 +11,7 @@ use tracing::{error, info, warn};
 
 use crate::{
     bridge::Bridge,
+    crypto::CryptoTransaction,
     db::{Db, DbResult, JournalEntry, now_ms},
 };
 
@@ -19,7 +20,12 @@ use crate::{
 struct Transaction {
     #[serde(default)]
     events: Vec<Value>,
+    #[serde(flatten)]
+    crypto: CryptoTransaction,
 }
+
+/// How often parked encrypted events are retried (and given up on when too old).
+const SWEEP_EVERY_MS: i64 = 30_000;
 
 pub struct Worker {
     db: Db,
@@ -40,11 +46,18 @@ impl Worker {
             Err(e) => warn!(error = %e, "could not count pending transactions"),
         }
         let mut last_prune = 0i64;
+        let mut last_sweep = now_ms();
         loop {
             if *shutdown.borrow() {
                 return;
             }
             let now = now_ms();
+            if now - last_sweep > SWEEP_EVERY_MS {
+                if let Err(e) = self.bridge.sweep_parked().await {
+                    warn!(error = %e, "retrying parked encrypted events failed");
+                }
+                last_sweep = now;
+            }
             if now - last_prune > 60 * 60 * 1000 {
                 if let Err(e) = self.db.prune(now).await {
                     warn!(error = %e, "pruning the journal failed");
@@ -63,7 +76,7 @@ impl Worker {
                     tokio::select! {
                         _ = self.wake.notified() => {}
                         _ = shutdown.changed() => {}
-                        _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+                        _ = tokio::time::sleep(Duration::from_millis(SWEEP_EVERY_MS as u64)) => {}
                     }
                 }
                 Err(e) => {
@@ -86,6 +99,24 @@ impl Worker {
             }
         };
         let mut failures = 0usize;
+        // To-device messages (room keys) first, so this transaction's events can use them.
+        if let Some(crypto) = self.bridge.crypto() {
+            match crypto.receive(&txn.crypto).await {
+                Ok(keys) => {
+                    let bot = &self.bridge.settings().bot;
+                    for (user, key) in keys.iter().filter(|(user, _)| user == bot) {
+                        if let Err(e) = self.bridge.retry_parked(&key.room_id, &key.session_id).await {
+                            warn!(%user, error = %e, "retrying parked events failed");
+                        }
+                    }
+                }
+                Err(e) => {
+                    failures += 1;
+                    warn!(txn_id = entry.txn_id, error = %e, "processing the transaction's encryption data failed");
+                    self.db.record_event_failure("(crypto)", &entry.txn_id, &e.to_string(), now_ms()).await?;
+                }
+            }
+        }
         for event in &txn.events {
             let Some(event_id) = event.get("event_id").and_then(Value::as_str) else {
                 continue;

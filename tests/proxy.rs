@@ -18,7 +18,9 @@ async fn tagged_message_is_proxied_and_original_redacted() {
     let ghost = env.ghost(&system, "alice");
 
     let original = owner.send_text(&room_id, "a: hello world").await;
-    let msg = observer.wait_for(&room_id, "the ghost's message", |e| e["sender"] == ghost.as_str()).await;
+    let msg = observer
+        .wait_for(&room_id, "the ghost's message", |e| e["sender"] == ghost.as_str() && e["type"] == "m.room.message")
+        .await;
     assert_eq!(msg["content"]["body"], "hello world");
     assert_eq!(msg["content"]["msgtype"], "m.text");
     observer.wait_redacted(&room_id, &original).await;

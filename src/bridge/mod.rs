@@ -3,11 +3,14 @@
 //! and ghosts never trigger anything).
 
 mod commands;
+mod encrypted;
 mod ghosts;
 mod membership;
 mod outbox;
 mod proxy;
 mod startup;
+
+use std::sync::Arc;
 
 use ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, UserId};
 use serde::Deserialize;
@@ -16,6 +19,7 @@ use tracing::debug;
 
 use crate::{
     core::{ids::parse_ghost_localpart, message::Content},
+    crypto::{Crypto, CryptoError},
     db::{Db, DbError},
     homeserver::{Homeserver, HsError},
 };
@@ -28,6 +32,8 @@ pub enum BridgeError {
     Db(#[from] DbError),
     #[error(transparent)]
     Homeserver(#[from] HsError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
     #[error("{0}")]
     Invalid(String),
 }
@@ -44,6 +50,8 @@ pub struct BridgeSettings {
     pub command_prefix: String,
     /// 0 = a latch never expires.
     pub latch_timeout_ms: i64,
+    /// How long an encrypted event may wait for its room key.
+    pub room_key_wait_ms: i64,
 }
 
 /// A room event as delivered in a transaction (the fields the bridge reads).
@@ -67,11 +75,17 @@ pub struct Bridge {
     db: Db,
     hs: Homeserver,
     settings: BridgeSettings,
+    /// `None` when encryption is switched off.
+    crypto: Option<Arc<Crypto>>,
 }
 
 impl Bridge {
-    pub fn new(db: Db, hs: Homeserver, settings: BridgeSettings) -> Self {
-        Self { db, hs, settings }
+    pub fn new(db: Db, hs: Homeserver, settings: BridgeSettings, crypto: Option<Arc<Crypto>>) -> Self {
+        Self { db, hs, settings, crypto }
+    }
+
+    pub fn crypto(&self) -> Option<&Arc<Crypto>> {
+        self.crypto.as_ref()
     }
 
     pub fn db(&self) -> &Db {
@@ -107,9 +121,13 @@ impl Bridge {
                 return Ok(());
             }
         };
+        if let (Some(crypto), Some(state_key)) = (&self.crypto, &event.state_key) {
+            crypto.on_state_event(&event.room_id, &event.kind, state_key, &event.content).await?;
+        }
         match event.kind.as_str() {
             "m.room.member" => self.on_membership(&event).await,
             "m.room.message" if !self.is_ours(&event.sender) => self.on_message(&event).await,
+            "m.room.encrypted" if !self.is_ours(&event.sender) => self.on_encrypted(raw, &event).await,
             _ => Ok(()),
         }
     }

@@ -1,5 +1,6 @@
-//! Writes into rooms: messages (as the bot or a ghost) and redactions, each with a
-//! transaction ID derived from the event that caused it, so a retry never duplicates.
+//! Writes into rooms: messages (as the bot or a ghost; encrypted in encrypted rooms) and
+//! redactions, each with a transaction ID derived from the event that caused it, so a retry
+//! never duplicates.
 
 use ruma::{
     EventId, OwnedEventId, OwnedTransactionId, RoomId, UserId,

@@ -5,7 +5,7 @@
 //! transaction ID), recorded, and only then is the original redacted. A crash anywhere in
 //! between repeats the same steps, and the homeserver drops the duplicate send.
 
-use ruma::{EventId, OwnedEventId, RoomId, api::client::room::get_room_event};
+use ruma::{EventId, OwnedEventId, RoomId};
 use serde_json::Value;
 use tracing::{info, warn};
 
@@ -94,18 +94,7 @@ impl Bridge {
             return Ok(());
         };
         // The original keeps what clients leave out of edits: media, reply relation.
-        let req = get_room_event::v3::Request::new(edit.room_id.clone(), original_id.clone());
-        let original = match self.hs.send(req, Some(&self.settings.bot)).await {
-            Ok(resp) => resp.event.deserialize_as_unchecked::<RoomEvent>(),
-            Err(e) if !e.is_transient() => {
-                warn!(room = %edit.room_id, error = %e, "cannot fetch the edited message; not proxying the edit");
-                return Ok(());
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let Ok(original) = original else {
-            return Ok(());
-        };
+        let Some(original) = self.fetch_event(&edit.room_id, &original_id).await? else { return Ok(()) };
         let redacted = original.unsigned.contains_key("redacted_because") || original.content.is_empty();
         if original.sender != edit.sender || original.kind != "m.room.message" || redacted {
             return Ok(());

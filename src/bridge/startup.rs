@@ -27,6 +27,8 @@ pub enum StartupError {
     Unauthorized(HsError),
     #[error("start-up failed: {0}")]
     Other(HsError),
+    #[error("setting up the bot's encryption failed: {0}")]
+    Crypto(crate::crypto::CryptoError),
 }
 
 impl Bridge {
@@ -36,7 +38,7 @@ impl Bridge {
         let mut delay = Duration::from_secs(2);
         loop {
             match self.startup_once().await {
-                Ok(()) => return Ok(()),
+                Ok(()) => break,
                 Err(e) if e.status() == Some(401) || e.errcode() == Some("M_UNKNOWN_TOKEN") => {
                     return Err(StartupError::Unauthorized(e));
                 }
@@ -48,6 +50,22 @@ impl Bridge {
                 Err(e) => return Err(StartupError::Other(e)),
             }
         }
+        if let Some(crypto) = &self.crypto {
+            let mut delay = Duration::from_secs(2);
+            loop {
+                match crypto.identity(&self.settings.bot).await {
+                    Ok(_) => break,
+                    Err(crate::crypto::CryptoError::Homeserver(e)) if e.is_transient() => {
+                        warn!(error = %e, retry_in_s = delay.as_secs(), "bot encryption set-up failed; retrying");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(60));
+                    }
+                    Err(e) => return Err(StartupError::Crypto(e)),
+                }
+            }
+            info!("the bot's device and cross-signing identity are ready");
+        }
+        Ok(())
     }
 
     async fn startup_once(&self) -> Result<(), HsError> {

@@ -1,6 +1,7 @@
 //! The daemon's own database (sqlx; SQLite in WAL mode today). Migrations are embedded and
 //! run on connect. Each submodule owns the queries of one concern.
 
+mod crypto;
 mod ghosts;
 mod journal;
 mod messages;
@@ -10,6 +11,7 @@ use std::{str::FromStr, time::Duration};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+pub use crypto::{CryptoIdentity, ParkedEvent, RoomInfo};
 pub use ghosts::Ghost;
 pub use journal::JournalEntry;
 pub use messages::ProxiedMessage;

@@ -1,0 +1,176 @@
+//! Feeding a transaction's crypto parts to the machines: to-device events (MSC2409/4203) by
+//! recipient device, device-list changes (MSC3202, recorded durably for machines that are not
+//! open), one-time-key counts and unused fallback key types. Pseudo device IDs (Synapse lists
+//! cross-signing keys as devices) are ignored; an empty count map means zero keys.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use matrix_sdk_crypto::{EncryptionSyncChanges, store::types::RoomKeyInfo};
+use ruma::{
+    OneTimeKeyAlgorithm, OwnedUserId, UInt, UserId, api::client::sync::sync_events::DeviceLists,
+    events::AnyToDeviceEvent, serde::Raw,
+};
+use serde::Deserialize;
+use serde_json::Value;
+use tracing::{debug, warn};
+
+use super::{Crypto, CryptoError, requests};
+use crate::db::now_ms;
+
+type PerDevice<T> = BTreeMap<String, BTreeMap<String, T>>;
+
+#[derive(Debug, Default, Deserialize)]
+struct Lists {
+    #[serde(default)]
+    changed: Vec<String>,
+    #[serde(default)]
+    left: Vec<String>,
+}
+
+/// The encryption-related fields of a transaction, read leniently.
+#[derive(Debug, Default, Deserialize)]
+pub struct CryptoTransaction {
+    #[serde(rename = "de.sorunome.msc2409.to_device", default)]
+    unstable_to_device: Vec<Value>,
+    #[serde(rename = "to_device", default)]
+    to_device: Vec<Value>,
+    #[serde(rename = "org.matrix.msc3202.device_lists", default)]
+    device_lists: Lists,
+    #[serde(rename = "org.matrix.msc3202.device_one_time_keys_count", default)]
+    otk_counts: PerDevice<BTreeMap<String, u64>>,
+    #[serde(rename = "org.matrix.msc3202.device_one_time_key_counts", default)]
+    otk_counts_legacy: PerDevice<BTreeMap<String, u64>>,
+    #[serde(rename = "org.matrix.msc3202.device_unused_fallback_key_types", default)]
+    fallback_keys: PerDevice<Vec<String>>,
+}
+
+impl CryptoTransaction {
+    pub fn is_empty(&self) -> bool {
+        self.unstable_to_device.is_empty()
+            && self.to_device.is_empty()
+            && self.device_lists.changed.is_empty()
+            && self.device_lists.left.is_empty()
+            && self.otk_counts.is_empty()
+            && self.otk_counts_legacy.is_empty()
+            && self.fallback_keys.is_empty()
+    }
+
+    fn counts(&self) -> &PerDevice<BTreeMap<String, u64>> {
+        if self.otk_counts.is_empty() { &self.otk_counts_legacy } else { &self.otk_counts }
+    }
+}
+
+/// A count map where a missing `signed_curve25519` means zero (the homeserver leaves it out).
+pub fn counts_with_zero(mut counts: BTreeMap<OneTimeKeyAlgorithm, UInt>) -> BTreeMap<OneTimeKeyAlgorithm, UInt> {
+    counts.entry(OneTimeKeyAlgorithm::SignedCurve25519).or_insert(UInt::MIN);
+    counts
+}
+
+/// What one identity gets from a transaction.
+#[derive(Default)]
+struct ForIdentity {
+    to_device: Vec<Raw<AnyToDeviceEvent>>,
+    counts: Option<BTreeMap<OneTimeKeyAlgorithm, UInt>>,
+    fallback: Option<Vec<OneTimeKeyAlgorithm>>,
+}
+
+impl Crypto {
+    /// Applies a transaction's crypto parts. Returns the room keys that arrived, per identity
+    /// (so parked events can be retried).
+    pub async fn receive(&self, txn: &CryptoTransaction) -> Result<Vec<(OwnedUserId, RoomKeyInfo)>, CryptoError> {
+        if txn.is_empty() {
+            return Ok(Vec::new());
+        }
+        let changed: Vec<String> = txn.device_lists.changed.iter().chain(&txn.device_lists.left).cloned().collect();
+        if !changed.is_empty() {
+            self.db.add_device_list_changes(&changed, now_ms()).await?;
+        }
+        let ours: HashSet<(String, String)> = self.db.crypto_devices().await?.into_iter().collect();
+        let mut per: HashMap<String, ForIdentity> = HashMap::new();
+        let is_ours = |user: &str, device: &str| ours.contains(&(user.to_owned(), device.to_owned()));
+
+        for event in txn.unstable_to_device.iter().chain(&txn.to_device) {
+            let user = event.get("to_user_id").and_then(Value::as_str).unwrap_or_default();
+            let device = event.get("to_device_id").and_then(Value::as_str).unwrap_or_default();
+            if !is_ours(user, device) {
+                debug!(user, device, "to-device event for a device we do not manage");
+                continue;
+            }
+            match Raw::new(event) {
+                Ok(raw) => per.entry(user.to_owned()).or_default().to_device.push(raw.cast_unchecked()),
+                Err(e) => warn!(error = %e, "unreadable to-device event"),
+            }
+        }
+        for (user, devices) in txn.counts() {
+            for (_, counts) in devices.iter().filter(|(d, _)| is_ours(user, d)) {
+                let map = counts
+                    .iter()
+                    .filter_map(|(alg, n)| Some((OneTimeKeyAlgorithm::from(alg.as_str()), UInt::new(*n)?)))
+                    .collect();
+                per.entry(user.clone()).or_default().counts = Some(counts_with_zero(map));
+            }
+        }
+        for (user, devices) in &txn.fallback_keys {
+            for (_, types) in devices.iter().filter(|(d, _)| is_ours(user, d)) {
+                let types = types.iter().map(|t| OneTimeKeyAlgorithm::from(t.as_str())).collect();
+                per.entry(user.clone()).or_default().fallback = Some(types);
+            }
+        }
+
+        let mut keys = Vec::new();
+        for (user, input) in per {
+            let Ok(user) = UserId::parse(user.as_str()) else { continue };
+            let machine = self.identity(&user).await?;
+            let lists = DeviceLists::new();
+            let counts = input.counts.unwrap_or_default();
+            let changes = EncryptionSyncChanges {
+                to_device_events: input.to_device,
+                changed_devices: &lists,
+                one_time_keys_counts: &counts,
+                unused_fallback_keys: input.fallback.as_deref(),
+                next_batch_token: None,
+            };
+            let (_, room_keys) = machine
+                .receive_sync_changes(changes, &Self::decryption_settings())
+                .await
+                .map_err(|e| CryptoError::Store(e.to_string()))?;
+            // Replenished one-time keys, replies to key requests, …
+            requests::flush(&self.hs, &machine).await?;
+            keys.extend(room_keys.into_iter().map(|k| (user.clone(), k)));
+        }
+        Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_both_key_names_and_leniently() {
+        let txn: CryptoTransaction = serde_json::from_value(json!({
+            "events": [],
+            "de.sorunome.msc2409.to_device": [{"type": "m.room.encrypted", "to_user_id": "@g:x", "to_device_id": "D"}],
+            "org.matrix.msc3202.device_lists": {"changed": ["@a:x"]},
+            "org.matrix.msc3202.device_one_time_key_counts": {"@g:x": {"D": {"signed_curve25519": 3}, "PSEUDO": {}}},
+            "org.matrix.msc3202.device_unused_fallback_key_types": {"@g:x": {"D": []}}
+        }))
+        .unwrap();
+        assert!(!txn.is_empty());
+        assert_eq!(txn.unstable_to_device.len(), 1);
+        assert_eq!(txn.device_lists.changed, vec!["@a:x".to_owned()]);
+        assert_eq!(txn.counts()["@g:x"]["D"]["signed_curve25519"], 3);
+        let empty: CryptoTransaction = serde_json::from_value(json!({"events": []})).unwrap();
+        assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn missing_count_means_zero() {
+        let counts = counts_with_zero(BTreeMap::new());
+        assert_eq!(counts[&OneTimeKeyAlgorithm::SignedCurve25519], UInt::MIN);
+        let mut some = BTreeMap::new();
+        some.insert(OneTimeKeyAlgorithm::SignedCurve25519, UInt::from(7u32));
+        assert_eq!(counts_with_zero(some)[&OneTimeKeyAlgorithm::SignedCurve25519], UInt::from(7u32));
+    }
+}
