@@ -103,10 +103,14 @@ impl Worker {
         if let Some(crypto) = self.bridge.crypto() {
             match crypto.receive(&txn.crypto).await {
                 Ok(keys) => {
-                    let bot = &self.bridge.settings().bot;
-                    for (user, key) in keys.iter().filter(|(user, _)| user == bot) {
+                    // Only the bot decrypts what users send; ghosts' keys matter to nobody here.
+                    let bot = self.bridge.settings().bot.clone();
+                    for (user, key) in keys {
+                        if user != bot {
+                            continue;
+                        }
                         if let Err(e) = self.bridge.retry_parked(&key.room_id, &key.session_id).await {
-                            warn!(%user, error = %e, "retrying parked events failed");
+                            warn!(error = %e, "retrying parked events failed");
                         }
                     }
                 }

@@ -1,6 +1,8 @@
 //! Every room command of the first set, against a real Synapse: what the bot answers and what
 //! changes as a result (ghost accounts, display names, proxying).
 
+#![recursion_limit = "256"]
+
 mod support;
 
 use support::*;

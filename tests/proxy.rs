@@ -1,6 +1,8 @@
 //! Proxying against a real Synapse, seen by a second user: tags, formatting, replies, media,
 //! escapes, latch, edits.
 
+#![recursion_limit = "256"]
+
 mod support;
 
 use serde_json::json;

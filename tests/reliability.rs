@@ -1,6 +1,8 @@
 //! The transaction endpoint and the journal: authentication, malformed bodies, replays and
 //! duplicates, kill -9 and restart, resuming unprocessed work, invites while down.
 
+#![recursion_limit = "256"]
+
 mod support;
 
 use std::time::{Duration, Instant};

@@ -23,11 +23,19 @@ impl Bridge {
         cause: &EventId,
         purpose: &str,
     ) -> BridgeResult<OwnedEventId> {
+        let bot = &self.settings.bot;
+        let (event_type, body) = match &self.crypto {
+            Some(crypto) if crypto.is_encrypted(bot, room).await? => {
+                (MessageLikeEventType::RoomEncrypted, crypto.encrypt(bot, sender, room, content).await?)
+            }
+            _ => (MessageLikeEventType::RoomMessage, content.clone()),
+        };
         let raw: Raw<AnyMessageLikeEventContent> =
-            Raw::new(content).map_err(|e| BridgeError::Invalid(format!("message content: {e}")))?.cast_unchecked();
+            Raw::new(&body).map_err(|e| BridgeError::Invalid(format!("message content: {e}")))?.cast_unchecked();
+        // The same ID on a retry, even though the ciphertext differs: the homeserver keeps
+        // the first and answers with its event ID.
         let txn = OwnedTransactionId::from(txn_id(cause.as_str(), purpose));
-        let req =
-            send_message_event::v3::Request::new_raw(room.to_owned(), txn, MessageLikeEventType::RoomMessage, raw);
+        let req = send_message_event::v3::Request::new_raw(room.to_owned(), txn, event_type, raw);
         Ok(self.hs.send(req, Some(sender)).await?.event_id)
     }
 

@@ -86,36 +86,7 @@ impl Crypto {
             self.db.add_device_list_changes(&changed, now_ms()).await?;
         }
         let ours: HashSet<(String, String)> = self.db.crypto_devices().await?.into_iter().collect();
-        let mut per: HashMap<String, ForIdentity> = HashMap::new();
-        let is_ours = |user: &str, device: &str| ours.contains(&(user.to_owned(), device.to_owned()));
-
-        for event in txn.unstable_to_device.iter().chain(&txn.to_device) {
-            let user = event.get("to_user_id").and_then(Value::as_str).unwrap_or_default();
-            let device = event.get("to_device_id").and_then(Value::as_str).unwrap_or_default();
-            if !is_ours(user, device) {
-                debug!(user, device, "to-device event for a device we do not manage");
-                continue;
-            }
-            match Raw::new(event) {
-                Ok(raw) => per.entry(user.to_owned()).or_default().to_device.push(raw.cast_unchecked()),
-                Err(e) => warn!(error = %e, "unreadable to-device event"),
-            }
-        }
-        for (user, devices) in txn.counts() {
-            for (_, counts) in devices.iter().filter(|(d, _)| is_ours(user, d)) {
-                let map = counts
-                    .iter()
-                    .filter_map(|(alg, n)| Some((OneTimeKeyAlgorithm::from(alg.as_str()), UInt::new(*n)?)))
-                    .collect();
-                per.entry(user.clone()).or_default().counts = Some(counts_with_zero(map));
-            }
-        }
-        for (user, devices) in &txn.fallback_keys {
-            for (_, types) in devices.iter().filter(|(d, _)| is_ours(user, d)) {
-                let types = types.iter().map(|t| OneTimeKeyAlgorithm::from(t.as_str())).collect();
-                per.entry(user.clone()).or_default().fallback = Some(types);
-            }
-        }
+        let per = route(txn, &ours);
 
         let mut keys = Vec::new();
         for (user, input) in per {
@@ -140,6 +111,41 @@ impl Crypto {
         }
         Ok(keys)
     }
+}
+
+/// Splits a transaction's crypto parts by recipient identity, keeping only our devices.
+fn route(txn: &CryptoTransaction, ours: &HashSet<(String, String)>) -> HashMap<String, ForIdentity> {
+    let mut per: HashMap<String, ForIdentity> = HashMap::new();
+    let is_ours = |user: &str, device: &str| ours.contains(&(user.to_owned(), device.to_owned()));
+
+    for event in txn.unstable_to_device.iter().chain(&txn.to_device) {
+        let user = event.get("to_user_id").and_then(Value::as_str).unwrap_or_default();
+        let device = event.get("to_device_id").and_then(Value::as_str).unwrap_or_default();
+        if !is_ours(user, device) {
+            debug!(user, device, "to-device event for a device we do not manage");
+            continue;
+        }
+        match Raw::new(event) {
+            Ok(raw) => per.entry(user.to_owned()).or_default().to_device.push(raw.cast_unchecked()),
+            Err(e) => warn!(error = %e, "unreadable to-device event"),
+        }
+    }
+    for (user, devices) in txn.counts() {
+        for (_, counts) in devices.iter().filter(|(d, _)| is_ours(user, d)) {
+            let map = counts
+                .iter()
+                .filter_map(|(alg, n)| Some((OneTimeKeyAlgorithm::from(alg.as_str()), UInt::new(*n)?)))
+                .collect();
+            per.entry(user.clone()).or_default().counts = Some(counts_with_zero(map));
+        }
+    }
+    for (user, devices) in &txn.fallback_keys {
+        for (_, types) in devices.iter().filter(|(d, _)| is_ours(user, d)) {
+            let types = types.iter().map(|t| OneTimeKeyAlgorithm::from(t.as_str())).collect();
+            per.entry(user.clone()).or_default().fallback = Some(types);
+        }
+    }
+    per
 }
 
 #[cfg(test)]

@@ -3,11 +3,14 @@
 //! (track members → query keys → claim one-time keys → share the room key → encrypt), and
 //! the bot decrypting what users send.
 
+use std::{future::Future, sync::Arc};
+
 use matrix_sdk_crypto::{
-    CollectStrategy, EncryptionSettings, MegolmError, types::events::room::encrypted::EncryptedEvent,
+    CollectStrategy, CryptoStoreError, EncryptionSettings, MegolmError, OlmError, OlmMachine,
+    types::{events::room::encrypted::EncryptedEvent, requests::ToDeviceRequest},
 };
 use ruma::{
-    OwnedUserId, RoomId, UserId,
+    OwnedTransactionId, OwnedUserId, RoomId, UserId,
     api::client::{membership::get_member_events, state::get_state_event_for_key},
     events::{
         AnyMessageLikeEventContent, StateEventType,
@@ -23,6 +26,36 @@ use crate::{
     core::message::Content,
     db::{RoomInfo, now_ms},
 };
+
+// The three helpers below exist for the compiler: an iterator of borrowed user IDs awaited
+// inside an async fn trips rustc's "Send is not general enough" (rust-lang/rust#102211);
+// returning a named `+ Send` future from a plain fn avoids it.
+
+fn track_users<'a>(
+    machine: &'a OlmMachine,
+    users: &'a [OwnedUserId],
+) -> impl Future<Output = Result<(), CryptoStoreError>> + Send + 'a {
+    machine.update_tracked_users(users.iter().map(|u| u.as_ref()))
+}
+
+fn missing_sessions<'a>(
+    machine: &'a OlmMachine,
+    users: &'a [OwnedUserId],
+) -> impl Future<
+    Output = Result<Option<(OwnedTransactionId, ruma::api::client::keys::claim_keys::v3::Request)>, CryptoStoreError>,
+> + Send
++ 'a {
+    machine.get_missing_sessions(users.iter().map(|u| u.as_ref()))
+}
+
+fn share_room_key<'a>(
+    machine: &'a OlmMachine,
+    room: &'a RoomId,
+    users: &'a [OwnedUserId],
+    settings: EncryptionSettings,
+) -> impl Future<Output = Result<Vec<Arc<ToDeviceRequest>>, OlmError>> + Send + 'a {
+    machine.share_room_key(room, users.iter().map(|u| u.as_ref()), settings)
+}
 
 /// Which devices receive a ghost's room keys (`encryption.share_with`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -146,15 +179,10 @@ impl Crypto {
             .filter_map(|u| UserId::parse(u.as_str()).ok())
             .collect();
         let machine = self.identity(sender).await?;
-        machine
-            .update_tracked_users(members.iter().map(|u| u.as_ref()))
-            .await
-            .map_err(|e| CryptoError::Store(e.to_string()))?;
+        track_users(&machine, &members).await.map_err(|e| CryptoError::Store(e.to_string()))?;
         requests::flush(&self.hs, &machine).await?;
-        if let Some((txn_id, claim)) = machine
-            .get_missing_sessions(members.iter().map(|u| u.as_ref()))
-            .await
-            .map_err(|e| CryptoError::Store(e.to_string()))?
+        if let Some((txn_id, claim)) =
+            missing_sessions(&machine, &members).await.map_err(|e| CryptoError::Store(e.to_string()))?
         {
             let resp = self.hs.send_as(claim, Some(sender), Some(machine.device_id())).await?;
             machine.mark_request_as_sent(&txn_id, &resp).await.map_err(|e| CryptoError::Store(e.to_string()))?;
@@ -164,10 +192,8 @@ impl Crypto {
             ShareWith::CrossSigned => CollectStrategy::IdentityBasedStrategy,
         };
         let settings = EncryptionSettings::new(settings_content, history, strategy);
-        let shares = machine
-            .share_room_key(room, members.iter().map(|u| u.as_ref()), settings)
-            .await
-            .map_err(|e| CryptoError::Store(e.to_string()))?;
+        let shares =
+            share_room_key(&machine, room, &members, settings).await.map_err(|e| CryptoError::Store(e.to_string()))?;
         for share in shares {
             let req = ruma::api::client::to_device::send_event_to_device::v3::Request::new_raw(
                 share.event_type.clone(),

@@ -205,7 +205,7 @@ impl TestEnv {
             .await
             .unwrap();
         let user_id = client.user_id().unwrap().to_owned();
-        User { client, user_id }
+        User { client, user_id, sync_task: Default::default() }
     }
 
     /// Reads the daemon's database (WAL mode allows it while the daemon runs).
@@ -275,10 +275,19 @@ fn tail(text: &str, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-/// A human, played by matrix-sdk's client.
+/// A human, played by matrix-sdk's client (with end-to-end encryption).
 pub struct User {
     pub client: Client,
     pub user_id: OwnedUserId,
+    sync_task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for User {
+    fn drop(&mut self) {
+        if let Some(task) = self.sync_task.lock().unwrap().take() {
+            task.abort();
+        }
+    }
 }
 
 impl User {
@@ -297,6 +306,35 @@ impl User {
             self.sync().await;
             room.update_power_levels(vec![(&env.bot, matrix_sdk::ruma::Int::from(50))]).await.unwrap();
         }
+        self.wait_joined(room.room_id(), &env.bot).await;
+        room
+    }
+
+    /// Keeps the client syncing in the background (needed for encryption: room keys and
+    /// device lists arrive through /sync).
+    pub async fn start_sync(&self) {
+        self.sync().await;
+        let client = self.client.clone();
+        let task = tokio::spawn(async move {
+            let settings = matrix_sdk::config::SyncSettings::default().timeout(Duration::from_secs(5));
+            let _ = client.sync(settings).await;
+        });
+        *self.sync_task.lock().unwrap() = Some(task);
+    }
+
+    /// Creates an encrypted private room with the bot (as moderator) and `invite`.
+    pub async fn create_encrypted_room(&self, env: &TestEnv, invite: &[&UserId]) -> Room {
+        use matrix_sdk::ruma::events::{InitialStateEvent, room::encryption::RoomEncryptionEventContent};
+        let mut req = create_room::v3::Request::new();
+        req.invite = invite.iter().map(|u| (*u).to_owned()).chain([env.bot.clone()]).collect();
+        req.preset = Some(create_room::v3::RoomPreset::PrivateChat);
+        req.initial_state = vec![
+            InitialStateEvent::with_empty_state_key(RoomEncryptionEventContent::with_recommended_defaults())
+                .to_raw_any(),
+        ];
+        let room = self.client.create_room(req).await.unwrap();
+        self.sync().await;
+        room.update_power_levels(vec![(&env.bot, matrix_sdk::ruma::Int::from(50))]).await.unwrap();
         self.wait_joined(room.room_id(), &env.bot).await;
         room
     }
@@ -363,7 +401,9 @@ impl User {
         let id = self.send_text(room_id, text).await;
         let reply = self
             .wait_for(room_id, &format!("the bot's reply to {text:?}"), |e| {
+                // Decrypted (in encrypted rooms the relation is readable before the body is).
                 e["sender"] == env.bot.as_str()
+                    && e["type"] == "m.room.message"
                     && e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == id.as_str()
             })
             .await;
