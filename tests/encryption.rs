@@ -172,3 +172,195 @@ fn urlencoding(s: &str) -> String {
         })
         .collect()
 }
+
+/// A bare-bones E2EE client built on matrix-sdk-crypto's `OlmMachine` (in memory), so the test
+/// decides when the room key goes out.
+struct RawClient {
+    hs: pluralmatrix::homeserver::Homeserver,
+    machine: matrix_sdk_crypto::OlmMachine,
+    user_id: matrix_sdk::ruma::OwnedUserId,
+}
+
+impl RawClient {
+    async fn login(env: &TestEnv, localpart: &str) -> RawClient {
+        env.user(localpart).await; // registers (and logs in a first device we do not use)
+        let body = json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": localpart}, "password": PASSWORD});
+        let resp = reqwest::Client::new()
+            .post(format!("{}/_matrix/client/v3/login", env.hs_url))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let login: serde_json::Value = serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap();
+        let user_id = UserId::parse(login["user_id"].as_str().unwrap()).unwrap();
+        let device: OwnedDeviceId = login["device_id"].as_str().unwrap().into();
+        let mut hs =
+            pluralmatrix::homeserver::Homeserver::new(&env.hs_url, login["access_token"].as_str().unwrap()).unwrap();
+        hs.discover_versions().await.unwrap();
+        let machine = matrix_sdk_crypto::OlmMachine::new(&user_id, &device).await;
+        let client = RawClient { hs, machine, user_id };
+        client.flush().await;
+        client
+    }
+
+    /// Sends what the machine asks for (keys upload, queries, claims, to-device).
+    async fn flush(&self) {
+        use matrix_sdk_crypto::types::requests::AnyOutgoingRequest as R;
+        for _ in 0..8 {
+            let requests = self.machine.outgoing_requests().await.unwrap();
+            if requests.is_empty() {
+                return;
+            }
+            for r in requests {
+                let id = r.request_id();
+                match r.request() {
+                    R::KeysUpload(req) => {
+                        let resp = self.hs.send(req.clone(), None).await.unwrap();
+                        self.machine.mark_request_as_sent(id, &resp).await.unwrap();
+                    }
+                    R::KeysQuery(req) => {
+                        let mut q = matrix_sdk::ruma::api::client::keys::get_keys::v3::Request::new();
+                        q.device_keys = req.device_keys.clone();
+                        let resp = self.hs.send(q, None).await.unwrap();
+                        self.machine.mark_request_as_sent(id, &resp).await.unwrap();
+                    }
+                    R::KeysClaim(req) => {
+                        let resp = self.hs.send(req.clone(), None).await.unwrap();
+                        self.machine.mark_request_as_sent(id, &resp).await.unwrap();
+                    }
+                    R::ToDeviceRequest(req) => self.send_to_device(req).await,
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    async fn send_to_device(&self, req: &matrix_sdk_crypto::types::requests::ToDeviceRequest) {
+        let r = matrix_sdk::ruma::api::client::to_device::send_event_to_device::v3::Request::new_raw(
+            req.event_type.clone(),
+            req.txn_id.clone(),
+            req.messages.clone(),
+        );
+        let resp = self.hs.send(r, None).await.unwrap();
+        self.machine.mark_request_as_sent(&req.txn_id, &resp).await.unwrap();
+    }
+
+    async fn send_plain(
+        &self,
+        room: &matrix_sdk::ruma::RoomId,
+        content: serde_json::Value,
+    ) -> matrix_sdk::ruma::OwnedEventId {
+        let raw = matrix_sdk::ruma::serde::Raw::new(&content).unwrap().cast_unchecked();
+        let txn = matrix_sdk::ruma::TransactionId::new();
+        let ty = if content.get("algorithm").is_some() { "m.room.encrypted" } else { "m.room.message" };
+        let req = matrix_sdk::ruma::api::client::message::send_message_event::v3::Request::new_raw(
+            room.to_owned(),
+            txn,
+            ty.into(),
+            raw,
+        );
+        self.hs.send(req, None).await.unwrap().event_id
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_room_key_still_proxies_once_it_arrives() {
+    use matrix_sdk::ruma::api::client::room::create_room;
+    let env = TestEnv::start("e2ee-late").await;
+    let late = RawClient::login(&env, "latekey").await;
+    let watcher = env.user("latewatcher").await;
+
+    // Set up a system in a plain room first (commands work anywhere).
+    let mut req = create_room::v3::Request::new();
+    req.invite = vec![env.bot.clone(), watcher.user_id.clone()];
+    let plain = late.hs.send(req, None).await.unwrap().room_id;
+    watcher.join(&plain).await;
+    watcher.wait_joined(&plain, &env.bot).await;
+    for cmd in ["pk;system new Late", "pk;member new Alice", "pk;member alice proxy a:text"] {
+        late.send_plain(&plain, json!({"msgtype": "m.text", "body": cmd})).await;
+        watcher
+            .wait_for(&plain, "the bot's answer", |e| {
+                e["sender"] == env.bot.as_str()
+                    && e["content"]["body"]
+                        .as_str()
+                        .is_some_and(|b| b.contains(if cmd.contains("proxy") { "a:text" } else { "created" }))
+            })
+            .await;
+    }
+    let ghost = env.ghost("latekey", "alice");
+
+    // An encrypted room with the bot.
+    let mut req = create_room::v3::Request::new();
+    req.invite = vec![env.bot.clone(), watcher.user_id.clone()];
+    req.initial_state = vec![
+        matrix_sdk::ruma::events::InitialStateEvent::with_empty_state_key(
+            matrix_sdk::ruma::events::room::encryption::RoomEncryptionEventContent::with_recommended_defaults(),
+        )
+        .to_raw_any(),
+    ];
+    let room = late.hs.send(req, None).await.unwrap().room_id;
+    watcher.join(&room).await;
+    watcher.wait_joined(&room, &env.bot).await;
+    let levels = json!({"users": {env.bot.as_str(): 50}}); // room v12: the creator is implied
+    let put = matrix_sdk::ruma::api::client::state::send_state_event::v3::Request::new_raw(
+        room.clone(),
+        "m.room.power_levels".into(),
+        String::new(),
+        matrix_sdk::ruma::serde::Raw::new(&levels).unwrap().cast_unchecked(),
+    );
+    late.hs.send(put, None).await.unwrap();
+
+    // Prepare the room key for the bot's device, but hold it back.
+    let members = [late.user_id.clone(), env.bot.clone()];
+    late.machine.update_tracked_users(members.iter().map(|u| u.as_ref())).await.unwrap();
+    late.flush().await;
+    if let Some((id, claim)) = late.machine.get_missing_sessions(members.iter().map(|u| u.as_ref())).await.unwrap() {
+        let resp = late.hs.send(claim, None).await.unwrap();
+        late.machine.mark_request_as_sent(&id, &resp).await.unwrap();
+    }
+    let settings = matrix_sdk_crypto::EncryptionSettings::default();
+    let held = late.machine.share_room_key(&room, members.iter().map(|u| u.as_ref()), settings).await.unwrap();
+    assert!(!held.is_empty(), "a room key to hold back");
+
+    // The tagged message goes first.
+    let content = matrix_sdk::ruma::serde::Raw::new(&json!({"msgtype": "m.text", "body": "a: late but there"}))
+        .unwrap()
+        .cast_unchecked();
+    let encrypted = late.machine.encrypt_room_event_raw(&room, "m.room.message", &content).await.unwrap();
+    let encrypted: serde_json::Value = encrypted.content.deserialize_as_unchecked().unwrap();
+    let original = late.send_plain(&room, encrypted).await;
+
+    // The daemon parks it rather than dropping it.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let pool = env.db().await;
+        let parked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM parked_events WHERE event_id = $1")
+            .bind(original.as_str())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        if parked == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the event was not parked");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Now the key arrives; the message is proxied and the original removed.
+    for share in &held {
+        late.send_to_device(share).await;
+    }
+    watcher.wait_redacted(&room, &original).await;
+    let ghost_msgs: Vec<_> = watcher
+        .messages(&room)
+        .await
+        .into_iter()
+        .filter(|e| e["sender"] == ghost.as_str() && (e["type"] == "m.room.encrypted" || e["type"] == "m.room.message"))
+        .collect();
+    assert_eq!(ghost_msgs.len(), 1, "exactly one ghost message: {ghost_msgs:?}");
+    let pool = env.db().await;
+    let parked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM parked_events").fetch_one(&pool).await.unwrap();
+    assert_eq!(parked, 0);
+}

@@ -121,4 +121,9 @@ impl Machines {
         }
         Ok(())
     }
+
+    #[cfg(test)]
+    pub fn master_key_for_tests(&self, user: &str) -> [u8; 32] {
+        *self.master.store_key(user)
+    }
 }

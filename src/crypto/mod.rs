@@ -9,6 +9,8 @@ pub mod keys;
 mod machines;
 mod requests;
 mod rooms;
+#[cfg(test)]
+mod tests;
 
 use std::{collections::HashSet, path::PathBuf, sync::Mutex};
 
