@@ -15,7 +15,6 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::*;
-use tokio::sync::mpsc;
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -33,43 +32,8 @@ async fn run() {
     let system = system_with_alice(&env, &owner, &room_id).await;
     let ghost = env.ghost(&system, "alice");
 
-    // The observer long-polls /sync (plain HTTP, so no client-side processing is timed) and
-    // reports each ghost message the moment its sync response arrives.
-    let (tx, mut rx) = mpsc::unbounded_channel::<(String, Instant)>();
-    let token = observer.client.access_token().expect("logged in");
-    let sync_url = format!("{}/_matrix/client/v3/sync", env.hs_url);
-    let ghost_id = ghost.to_string();
-    let syncing = tokio::spawn(async move {
-        let http = reqwest::Client::new();
-        let mut since: Option<String> = None;
-        loop {
-            let url = match &since {
-                Some(s) => format!("{sync_url}?timeout=10000&since={s}"),
-                None => format!("{sync_url}?timeout=0"),
-            };
-            let Ok(resp) = http.get(url).bearer_auth(&token).send().await else {
-                return;
-            };
-            let arrived = Instant::now();
-            let Ok(bytes) = resp.bytes().await else {
-                return;
-            };
-            let bytes: &[u8] = &bytes;
-            let body: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
-            let first = since.is_none();
-            since = body["next_batch"].as_str().map(str::to_owned);
-            if first {
-                continue; // history
-            }
-            for room in body["rooms"]["join"].as_object().into_iter().flat_map(|r| r.values()) {
-                for e in room["timeline"]["events"].as_array().into_iter().flatten() {
-                    if e["sender"] == ghost_id.as_str() {
-                        let _ = tx.send((e["content"]["body"].as_str().unwrap_or_default().to_owned(), arrived));
-                    }
-                }
-            }
-        }
-    });
+    // The observer long-polls /sync and we note when each ghost message arrives.
+    let mut rx = watch_sync(&env.hs_url, observer.client.access_token().expect("logged in"));
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let mut latencies = Vec::with_capacity(samples);
@@ -89,7 +53,6 @@ async fn run() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    syncing.abort();
 
     latencies.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;

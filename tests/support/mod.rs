@@ -150,6 +150,11 @@ impl TestEnv {
         }
     }
 
+    /// The running daemon's process ID.
+    pub fn daemon_pid(&self) -> Option<u32> {
+        self.daemon.as_ref().map(|c| c.id())
+    }
+
     /// kill -9: no chance to finish anything.
     pub fn kill_daemon(&mut self) {
         if let Some(mut child) = self.daemon.take() {
@@ -415,6 +420,39 @@ impl User {
         self.wait_for(room_id, &format!("{id} to be redacted"), |e| e["event_id"] == id.as_str() && is_redacted(e))
             .await;
     }
+}
+
+/// Long-polls /sync as `token` (plain HTTP, so no client processing is timed) and reports every
+/// new timeline event with the moment its sync response arrived. Stops when the receiver goes.
+pub fn watch_sync(hs_url: &str, token: String) -> tokio::sync::mpsc::UnboundedReceiver<(Value, Instant)> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let sync_url = format!("{hs_url}/_matrix/client/v3/sync");
+    tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        let mut since: Option<String> = None;
+        while !tx.is_closed() {
+            let url = match &since {
+                Some(s) => format!("{sync_url}?timeout=10000&since={s}"),
+                None => format!("{sync_url}?timeout=0"),
+            };
+            let Ok(resp) = http.get(url).bearer_auth(&token).send().await else { return };
+            let arrived = Instant::now();
+            let Ok(bytes) = resp.bytes().await else { return };
+            let bytes: &[u8] = &bytes;
+            let body: Value = serde_json::from_slice(bytes).unwrap_or_default();
+            let first = since.is_none();
+            since = body["next_batch"].as_str().map(str::to_owned);
+            if first {
+                continue; // history
+            }
+            for room in body["rooms"]["join"].as_object().into_iter().flat_map(|r| r.values()) {
+                for e in room["timeline"]["events"].as_array().into_iter().flatten() {
+                    let _ = tx.send((e.clone(), arrived));
+                }
+            }
+        }
+    });
+    rx
 }
 
 pub fn is_redacted(e: &Value) -> bool {
