@@ -42,9 +42,9 @@ async fn run() {
         let sent = Instant::now();
         owner.send_text(&room_id, &format!("a: {body}")).await;
         let arrived = loop {
-            let (got, at) =
+            let (e, at) =
                 tokio::time::timeout(WAIT, rx.recv()).await.expect("ghost message in time").expect("sync running");
-            if got == body {
+            if e["sender"] == ghost.as_str() && e["content"]["body"] == body.as_str() {
                 break at;
             }
         };

@@ -398,6 +398,27 @@ mod tests {
     }
 
     #[test]
+    fn encryption_options() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = load(
+            &write(dir.path(), &format!("{MIN}[encryption]\nshare_with = \"cross-signed\"\nmax_open_machines = 5\n")),
+            true,
+        )
+        .unwrap()
+        .config;
+        assert_eq!(c.encryption.share_with, crate::crypto::ShareWith::CrossSigned);
+        assert_eq!(c.encryption.max_open_machines, 5);
+        let err = load(&write(dir.path(), &format!("{MIN}[encryption]\nshare_with = \"some\"\n")), true)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("share_with"), "{err}");
+        let err = load(&write(dir.path(), &format!("{MIN}[encryption]\nmax_open_machines = 0\n")), true)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_open_machines"), "{err}");
+    }
+
+    #[test]
     fn masking_hides_tokens() {
         let dir = tempfile::tempdir().unwrap();
         let c = load(&write(dir.path(), "[appservice]\nas_token = \"secret-as\"\nhs_token = \"secret-hs\"\n"), true)

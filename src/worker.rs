@@ -102,10 +102,14 @@ impl Worker {
         // To-device messages (room keys) first, so this transaction's events can use them.
         if let Some(crypto) = self.bridge.crypto() {
             match crypto.receive(&txn.crypto).await {
-                Ok(keys) => {
+                Ok(received) => {
+                    for failure in &received.failures {
+                        failures += 1;
+                        self.db.record_event_failure("(encryption)", &entry.txn_id, failure, now_ms()).await?;
+                    }
                     // Only the bot decrypts what users send; ghosts' keys matter to nobody here.
                     let bot = self.bridge.settings().bot.clone();
-                    for (user, key) in keys {
+                    for (user, key) in received.room_keys {
                         if user != bot {
                             continue;
                         }
@@ -115,9 +119,11 @@ impl Worker {
                     }
                 }
                 Err(e) => {
-                    failures += 1;
-                    warn!(txn_id = entry.txn_id, error = %e, "processing the transaction's encryption data failed");
-                    self.db.record_event_failure("(crypto)", &entry.txn_id, &e.to_string(), now_ms()).await?;
+                    // The database failed: leave the transaction pending and try again.
+                    return Err(match e {
+                        crate::crypto::CryptoError::Db(db) => db,
+                        other => crate::db::DbError::Invalid(other.to_string()),
+                    });
                 }
             }
         }

@@ -66,6 +66,21 @@ async fn encrypted_room_commands_proxying_verification_and_restart() {
         })
         .expect("an encrypted ghost event");
     let info = ghost_event.encryption_info().unwrap();
+    // The bot's replies were encrypted too.
+    assert!(
+        chunk.iter().any(|e| e.raw().get_field::<String>("sender").ok().flatten().as_deref() == Some(env.bot.as_str())
+            && e.encryption_info().is_some()),
+        "an encrypted reply from the bot"
+    );
+    assert!(
+        !chunk.iter().any(|e| {
+            let sender = e.raw().get_field::<String>("sender").ok().flatten();
+            let ours = sender.as_deref().is_some_and(|s| s == env.bot.as_str() || s == ghost.as_str());
+            ours && e.raw().get_field::<String>("type").ok().flatten().as_deref() == Some("m.room.message")
+                && e.encryption_info().is_none()
+        }),
+        "nothing of ours in the clear in an encrypted room"
+    );
     assert!(
         !matches!(
             info.verification_state,

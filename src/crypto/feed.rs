@@ -66,6 +66,14 @@ pub fn counts_with_zero(mut counts: BTreeMap<OneTimeKeyAlgorithm, UInt>) -> BTre
     counts
 }
 
+/// What a transaction brought: room keys (per identity, so parked events can be retried) and
+/// which identities failed to take their part.
+#[derive(Debug, Default)]
+pub struct Received {
+    pub room_keys: Vec<(OwnedUserId, RoomKeyInfo)>,
+    pub failures: Vec<String>,
+}
+
 /// What one identity gets from a transaction.
 #[derive(Default)]
 struct ForIdentity {
@@ -75,11 +83,11 @@ struct ForIdentity {
 }
 
 impl Crypto {
-    /// Applies a transaction's crypto parts. Returns the room keys that arrived, per identity
-    /// (so parked events can be retried).
-    pub async fn receive(&self, txn: &CryptoTransaction) -> Result<Vec<(OwnedUserId, RoomKeyInfo)>, CryptoError> {
+    /// Applies a transaction's crypto parts. Fails only if the database does; an identity
+    /// that cannot take its part is listed in `failures` and the others go on.
+    pub async fn receive(&self, txn: &CryptoTransaction) -> Result<Received, CryptoError> {
         if txn.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Received::default());
         }
         let changed: Vec<String> = txn.device_lists.changed.iter().chain(&txn.device_lists.left).cloned().collect();
         if !changed.is_empty() {
@@ -88,28 +96,39 @@ impl Crypto {
         let ours: HashSet<(String, String)> = self.db.crypto_devices().await?.into_iter().collect();
         let per = route(txn, &ours);
 
-        let mut keys = Vec::new();
+        let mut received = Received::default();
         for (user, input) in per {
             let Ok(user) = UserId::parse(user.as_str()) else { continue };
-            let machine = self.identity(&user).await?;
-            let lists = DeviceLists::new();
-            let counts = input.counts.unwrap_or_default();
-            let changes = EncryptionSyncChanges {
-                to_device_events: input.to_device,
-                changed_devices: &lists,
-                one_time_keys_counts: &counts,
-                unused_fallback_keys: input.fallback.as_deref(),
-                next_batch_token: None,
-            };
-            let (_, room_keys) = machine
-                .receive_sync_changes(changes, &Self::decryption_settings())
-                .await
-                .map_err(|e| CryptoError::Store(e.to_string()))?;
-            // Replenished one-time keys, replies to key requests, …
-            requests::flush(&self.hs, &machine).await?;
-            keys.extend(room_keys.into_iter().map(|k| (user.clone(), k)));
+            // One identity's trouble must not cost the others their keys.
+            match self.receive_for(&user, input).await {
+                Ok(keys) => received.room_keys.extend(keys.into_iter().map(|k| (user.clone(), k))),
+                Err(e) => {
+                    warn!(%user, error = %e, "could not apply encryption data");
+                    received.failures.push(format!("{user}: {e}"));
+                }
+            }
         }
-        Ok(keys)
+        Ok(received)
+    }
+
+    async fn receive_for(&self, user: &UserId, input: ForIdentity) -> Result<Vec<RoomKeyInfo>, CryptoError> {
+        let machine = self.identity(user).await?;
+        let lists = DeviceLists::new();
+        let counts = input.counts.unwrap_or_default();
+        let changes = EncryptionSyncChanges {
+            to_device_events: input.to_device,
+            changed_devices: &lists,
+            one_time_keys_counts: &counts,
+            unused_fallback_keys: input.fallback.as_deref(),
+            next_batch_token: None,
+        };
+        let (_, room_keys) = machine
+            .receive_sync_changes(changes, &Self::decryption_settings())
+            .await
+            .map_err(|e| CryptoError::Store(e.to_string()))?;
+        // Replenished one-time keys, replies to key requests, …
+        requests::flush(&self.hs, &machine).await?;
+        Ok(room_keys)
     }
 }
 

@@ -80,6 +80,12 @@ impl Db {
             .execute(&self.pool)
             .await?;
         sqlx::query("DELETE FROM pending_confirmations WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
+        // Device-list changes every identity has seen are no longer needed.
+        sqlx::query(
+            "DELETE FROM device_list_changes WHERE seq <= (SELECT COALESCE(MIN(device_changes_seen), 0) FROM crypto_identities)",
+        )
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 }
