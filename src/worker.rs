@@ -24,8 +24,11 @@ struct Transaction {
     crypto: CryptoTransaction,
 }
 
-/// How often parked encrypted events are retried (and given up on when too old).
-const SWEEP_EVERY_MS: i64 = 30_000;
+/// How often parked encrypted events are retried (and given up on when too old): every 30 s,
+/// or a quarter of the wait when that is shorter (at least every second).
+fn sweep_every_ms(room_key_wait_ms: i64) -> i64 {
+    (room_key_wait_ms / 4).clamp(1_000, 30_000)
+}
 
 pub struct Worker {
     db: Db,
@@ -45,6 +48,7 @@ impl Worker {
             Ok(n) => info!(pending = n, "resuming unprocessed transactions"),
             Err(e) => warn!(error = %e, "could not count pending transactions"),
         }
+        let sweep_every = sweep_every_ms(self.bridge.settings().room_key_wait_ms);
         let mut last_prune = 0i64;
         let mut last_sweep = now_ms();
         loop {
@@ -52,7 +56,7 @@ impl Worker {
                 return;
             }
             let now = now_ms();
-            if now - last_sweep > SWEEP_EVERY_MS {
+            if now - last_sweep >= sweep_every {
                 if let Err(e) = self.bridge.sweep_parked().await {
                     warn!(error = %e, "retrying parked encrypted events failed");
                 }
@@ -76,7 +80,7 @@ impl Worker {
                     tokio::select! {
                         _ = self.wake.notified() => {}
                         _ = shutdown.changed() => {}
-                        _ = tokio::time::sleep(Duration::from_millis(SWEEP_EVERY_MS as u64)) => {}
+                        _ = tokio::time::sleep(Duration::from_millis(sweep_every as u64)) => {}
                     }
                 }
                 Err(e) => {

@@ -279,12 +279,21 @@ impl RawClient {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn late_room_key_still_proxies_once_it_arrives() {
+/// A user on a [`RawClient`] with a system (member Alice, tag `a:text`), an encrypted room with
+/// the bot and a watcher, and a tagged encrypted message sent with its room key held back.
+struct HeldBack {
+    late: RawClient,
+    watcher: User,
+    room: matrix_sdk::ruma::OwnedRoomId,
+    original: matrix_sdk::ruma::OwnedEventId,
+    held: Vec<std::sync::Arc<matrix_sdk_crypto::types::requests::ToDeviceRequest>>,
+}
+
+async fn send_with_key_held_back(env: &TestEnv, localpart: &str) -> HeldBack {
     use matrix_sdk::ruma::api::client::room::create_room;
-    let env = TestEnv::start("e2ee-late").await;
-    let late = RawClient::login(&env, "latekey").await;
-    let watcher = env.user("latewatcher").await;
+    let late = RawClient::login(env, localpart).await;
+    let watcher = env.user(&format!("{localpart}-watcher")).await;
+    watcher.start_sync().await;
 
     // Set up a system in a plain room first (commands work anywhere).
     let mut req = create_room::v3::Request::new();
@@ -292,20 +301,21 @@ async fn late_room_key_still_proxies_once_it_arrives() {
     let plain = late.hs.send(req, None).await.unwrap().room_id;
     watcher.join(&plain).await;
     watcher.wait_joined(&plain, &env.bot).await;
-    for cmd in ["pk;system new Late", "pk;member new Alice", "pk;member alice proxy a:text"] {
+    for (cmd, answer) in [
+        ("pk;system new Late", "created"),
+        ("pk;member new Alice", "created"),
+        ("pk;member alice proxy a:text", "a:text"),
+    ] {
         late.send_plain(&plain, json!({"msgtype": "m.text", "body": cmd})).await;
         watcher
             .wait_for(&plain, "the bot's answer", |e| {
                 e["sender"] == env.bot.as_str()
-                    && e["content"]["body"]
-                        .as_str()
-                        .is_some_and(|b| b.contains(if cmd.contains("proxy") { "a:text" } else { "created" }))
+                    && e["content"]["body"].as_str().is_some_and(|b| b.contains(answer) && !b.contains("Unknown"))
             })
             .await;
     }
-    let ghost = env.ghost("latekey", "alice");
 
-    // An encrypted room with the bot.
+    // An encrypted room with the bot as moderator (room v12: the creator is implied).
     let mut req = create_room::v3::Request::new();
     req.invite = vec![env.bot.clone(), watcher.user_id.clone()];
     req.initial_state = vec![
@@ -317,7 +327,7 @@ async fn late_room_key_still_proxies_once_it_arrives() {
     let room = late.hs.send(req, None).await.unwrap().room_id;
     watcher.join(&room).await;
     watcher.wait_joined(&room, &env.bot).await;
-    let levels = json!({"users": {env.bot.as_str(): 50}}); // room v12: the creator is implied
+    let levels = json!({"users": {env.bot.as_str(): 50}});
     let put = matrix_sdk::ruma::api::client::state::send_state_event::v3::Request::new_raw(
         room.clone(),
         "m.room.power_levels".into(),
@@ -345,20 +355,29 @@ async fn late_room_key_still_proxies_once_it_arrives() {
     let encrypted = late.machine.encrypt_room_event_raw(&room, "m.room.message", &content).await.unwrap();
     let encrypted: serde_json::Value = encrypted.content.deserialize_as_unchecked().unwrap();
     let original = late.send_plain(&room, encrypted).await;
+    HeldBack { late, watcher, room, original, held }
+}
+
+async fn parked_count(env: &TestEnv, event_id: &str) -> i64 {
+    let pool = env.db().await;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM parked_events WHERE event_id = $1")
+        .bind(event_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_room_key_still_proxies_once_it_arrives() {
+    let env = TestEnv::start("e2ee-late").await;
+    let HeldBack { late, watcher, room, original, held } = send_with_key_held_back(&env, "latekey").await;
+    let ghost = env.ghost("latekey", "alice");
 
     // The daemon parks it rather than dropping it.
     let deadline = Instant::now() + WAIT;
-    loop {
-        let pool = env.db().await;
-        let parked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM parked_events WHERE event_id = $1")
-            .bind(original.as_str())
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        pool.close().await;
-        if parked == 1 {
-            break;
-        }
+    while parked_count(&env, original.as_str()).await != 1 {
         assert!(Instant::now() < deadline, "the event was not parked");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -375,7 +394,24 @@ async fn late_room_key_still_proxies_once_it_arrives() {
         .filter(|e| e["sender"] == ghost.as_str() && (e["type"] == "m.room.encrypted" || e["type"] == "m.room.message"))
         .collect();
     assert_eq!(ghost_msgs.len(), 1, "exactly one ghost message: {ghost_msgs:?}");
-    let pool = env.db().await;
-    let parked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM parked_events").fetch_one(&pool).await.unwrap();
-    assert_eq!(parked, 0);
+    assert_eq!(parked_count(&env, original.as_str()).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_that_never_comes_is_reported_to_the_sender() {
+    let mut env = TestEnv::start_without_daemon("e2ee-nokey", "[encryption]\nroom_key_wait_seconds = 3\n").await;
+    env.start_daemon().await;
+    let HeldBack { watcher, room, original, .. } = send_with_key_held_back(&env, "nokey").await;
+    // Parked first, then given up on: the sender is told, and nothing was proxied.
+    let notice = watcher
+        .wait_for(&room, "the bot's notice", |e| {
+            e["sender"] == env.bot.as_str()
+                && e["content"]["body"].as_str().is_some_and(|b| b.contains("could not decrypt"))
+        })
+        .await;
+    assert_eq!(notice["type"], "m.room.message", "decrypted by the watcher: the notice itself is encrypted");
+    assert_eq!(parked_count(&env, original.as_str()).await, 0);
+    let events = watcher.messages(&room).await;
+    assert!(!is_redacted(events.iter().find(|e| e["event_id"] == original.as_str()).unwrap()));
+    assert!(from(&events, &env.ghost("nokey", "alice")).is_empty());
 }
