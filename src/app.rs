@@ -16,7 +16,7 @@ use tracing::{error, info, warn};
 use crate::{
     bridge::{Bridge, BridgeSettings},
     config::Config,
-    crypto::{Crypto, CryptoSettings},
+    crypto::{Crypto, CryptoSettings, keys::MasterKey},
     db::Db,
     homeserver::Homeserver,
     server::{self, IntakeState},
@@ -54,7 +54,15 @@ pub async fn run(config: Config) -> Result<(), RunError> {
             .unwrap_or(i64::MAX),
     };
 
-    // Listen first: the homeserver may push transactions (and answers our ping) right away.
+    // Local problems first, so they fail the start at once: the crypto master key.
+    let master_key = if config.encryption.enabled {
+        Some(MasterKey::load_or_create(&config.encryption.store_dir).map_err(crate::crypto::CryptoError::from)?)
+    } else {
+        info!("encryption is switched off: encrypted rooms are left alone");
+        None
+    };
+
+    // Listen next: the homeserver may push transactions (and answers our ping) right away.
     let listener = tokio::net::TcpListener::bind(&config.appservice.listen)
         .await
         .map_err(|source| RunError::Listen { addr: config.appservice.listen.clone(), source })?;
@@ -83,17 +91,14 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     if let Err(e) = hs.discover_versions().await {
         warn!(error = %e, "could not read the homeserver's versions; assuming v1.11");
     }
-    let crypto = if config.encryption.enabled {
+    let crypto = master_key.map(|master| {
         let crypto_settings = CryptoSettings {
             store_dir: config.encryption.store_dir.clone(),
             max_open_machines: config.encryption.max_open_machines,
             share_with: config.encryption.share_with,
         };
-        Some(Arc::new(Crypto::new(db.clone(), hs.clone(), crypto_settings)?))
-    } else {
-        info!("encryption is switched off: encrypted rooms are left alone");
-        None
-    };
+        Arc::new(Crypto::with_master_key(db.clone(), hs.clone(), crypto_settings, master))
+    });
     let bridge = Bridge::new(db.clone(), hs, settings, crypto);
     let signals = tokio::spawn(wait_for_signal());
 

@@ -173,3 +173,24 @@ fn shipped_example_config_is_valid() {
         }
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn run_refuses_a_crypto_key_readable_by_others() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data/crypto")).unwrap();
+    let key = dir.path().join("data/crypto/pickle.key");
+    std::fs::write(&key, [7u8; 32]).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!("[appservice]\nas_token = \"a\"\nhs_token = \"h\"\nlisten = \"127.0.0.1:{port}\"\n[homeserver]\nurl = \"http://127.0.0.1:9\"\n"),
+    )
+    .unwrap();
+    let (code, _, err) = pm(dir.path(), &["run"]);
+    assert_eq!(code, 1);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.contains("pickle.key") && last.contains("chmod 600"), "{err}");
+}

@@ -84,13 +84,19 @@ impl Crypto {
     /// Reads (or creates) the master key and prepares the machine cache.
     pub fn new(db: Db, hs: Homeserver, settings: CryptoSettings) -> Result<Self, CryptoError> {
         let master = MasterKey::load_or_create(&settings.store_dir)?;
-        Ok(Self {
+        Ok(Self::with_master_key(db, hs, settings, master))
+    }
+
+    /// Like [`Crypto::new`] with a master key already loaded (the daemon checks it before
+    /// anything else, so a bad key file fails the start at once).
+    pub fn with_master_key(db: Db, hs: Homeserver, settings: CryptoSettings, master: MasterKey) -> Self {
+        Self {
             db,
             hs,
             machines: Machines::new(settings.store_dir, master, settings.max_open_machines),
             share_with: settings.share_with,
             counted: Mutex::new(HashSet::new()),
-        })
+        }
     }
 
     pub fn open_machines(&self) -> usize {
