@@ -82,7 +82,7 @@ impl Db {
     }
 
     pub async fn add_device_list_changes(&self, users: &[String], now: i64) -> DbResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         for user in users {
             sqlx::query("INSERT INTO device_list_changes (user_id, changed_at) VALUES ($1, $2)")
                 .bind(user)
@@ -169,7 +169,7 @@ impl Db {
 
     /// Replaces the member list of a room (from a full /members answer).
     pub async fn set_room_members(&self, room_id: &str, members: &[(String, String)]) -> DbResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM room_members WHERE room_id = $1").bind(room_id).execute(&mut *tx).await?;
         for (user, membership) in members {
             sqlx::query("INSERT INTO room_members (room_id, user_id, membership) VALUES ($1, $2, $3)")

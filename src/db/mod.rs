@@ -68,6 +68,14 @@ impl Db {
         &self.pool
     }
 
+    /// A transaction that writes. It takes SQLite's write lock at the start (`BEGIN
+    /// IMMEDIATE`): a deferred transaction that reads and then writes fails at once with
+    /// "database is locked" if another connection (the intake storing a transaction) wrote
+    /// in between, whatever the busy timeout.
+    pub async fn write_tx(&self) -> DbResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     /// Deletes what is no longer needed: processed journal bodies and old event IDs.
     pub async fn prune(&self, now: i64) -> DbResult<()> {
         const DAY: i64 = 24 * 60 * 60 * 1000;

@@ -88,7 +88,7 @@ impl Db {
         name: Option<&str>,
         now: i64,
     ) -> DbResult<System> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         let base = slugify(slug_source).unwrap_or_else(|| "system".to_owned());
         let taken: Vec<String> = sqlx::query_scalar("SELECT slug FROM systems WHERE slug = $1 OR slug LIKE $2")
             .bind(&base)
@@ -207,7 +207,7 @@ impl Db {
 
     /// Creates a member with a slug derived from its name, unique within the system.
     pub async fn create_member(&self, system_id: i64, name: &str, now: i64) -> DbResult<Member> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         let base = slugify(name).unwrap_or_else(|| "member".to_owned());
         let taken: Vec<String> =
             sqlx::query_scalar("SELECT slug FROM members WHERE system_id = $1 AND (slug = $2 OR slug LIKE $3)")
@@ -278,7 +278,7 @@ impl Db {
 
     /// Deletes a member (its tags go with it) and clears autoproxy references to it.
     pub async fn delete_member(&self, member_id: i64) -> DbResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "UPDATE systems SET autoproxy_member_id = NULL, autoproxy_mode = 'off' WHERE autoproxy_member_id = $1",
         )
@@ -320,7 +320,7 @@ impl Db {
 
     /// Replaces a member's tags.
     pub async fn set_member_tags(&self, member_id: i64, tags: &[ProxyTag]) -> DbResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM proxy_tags WHERE member_id = $1").bind(member_id).execute(&mut *tx).await?;
         for (i, tag) in tags.iter().enumerate() {
             sqlx::query("INSERT INTO proxy_tags (member_id, position, prefix, suffix) VALUES ($1, $2, $3, $4)")
@@ -408,6 +408,25 @@ mod tests {
         assert_eq!(db.system_tags(s.id).await.unwrap().len(), 1, "tags go with the member");
         let s = db.system_by_id(s.id).await.unwrap().unwrap();
         assert_eq!((s.autoproxy_mode.as_str(), s.autoproxy_member_id), ("off", None));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_survive_concurrent_journal_inserts() {
+        // The worker's read-then-write transactions run while the intake keeps writing.
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::Db::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.unwrap();
+        let s = db.create_system("@o:x", "o", None, 1).await.unwrap();
+        let writer = db.clone();
+        let intake = tokio::spawn(async move {
+            for i in 0..400 {
+                writer.journal_insert(&format!("t{i}"), b"{}", i).await.unwrap();
+            }
+        });
+        for i in 0..60 {
+            db.create_member(s.id, &format!("m{i}"), i).await.unwrap();
+        }
+        intake.await.unwrap();
+        assert_eq!(db.members(s.id).await.unwrap().len(), 60);
     }
 
     #[tokio::test]
