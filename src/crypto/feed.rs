@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use matrix_sdk_crypto::{EncryptionSyncChanges, store::types::RoomKeyInfo};
+use matrix_sdk_crypto::store::types::RoomKeyInfo;
 use ruma::{
     OneTimeKeyAlgorithm, OwnedUserId, UInt, UserId, api::client::sync::sync_events::DeviceLists,
     events::AnyToDeviceEvent, serde::Raw,
@@ -113,19 +113,10 @@ impl Crypto {
 
     async fn receive_for(&self, user: &UserId, input: ForIdentity) -> Result<Vec<RoomKeyInfo>, CryptoError> {
         let machine = self.identity(user).await?;
-        let lists = DeviceLists::new();
         let counts = input.counts.unwrap_or_default();
-        let changes = EncryptionSyncChanges {
-            to_device_events: input.to_device,
-            changed_devices: &lists,
-            one_time_keys_counts: &counts,
-            unused_fallback_keys: input.fallback.as_deref(),
-            next_batch_token: None,
-        };
-        let (_, room_keys) = machine
-            .receive_sync_changes(changes, &Self::decryption_settings())
-            .await
-            .map_err(|e| CryptoError::Store(e.to_string()))?;
+        let room_keys =
+            super::receive_changes(&machine, input.to_device, &DeviceLists::new(), &counts, input.fallback.as_deref())
+                .await?;
         // Replenished one-time keys, replies to key requests, …
         requests::flush(&self.hs, &machine).await?;
         Ok(room_keys)

@@ -10,12 +10,20 @@ mod machines;
 mod requests;
 mod rooms;
 
-use std::{collections::HashSet, path::PathBuf, sync::Mutex};
+use std::{
+    collections::{BTreeMap, HashSet},
+    path::PathBuf,
+    sync::Mutex,
+};
 
-use matrix_sdk_crypto::{DecryptionSettings, EncryptionSyncChanges, TrustRequirement};
+use matrix_sdk_crypto::{
+    DecryptionSettings, EncryptionSyncChanges, OlmMachine, TrustRequirement, store::types::RoomKeyInfo,
+};
 use ruma::{
-    OwnedDeviceId, OwnedUserId, UserId,
+    OneTimeKeyAlgorithm, OwnedDeviceId, OwnedUserId, UInt, UserId,
     api::client::{device::update_device, keys::upload_keys, sync::sync_events::DeviceLists},
+    events::AnyToDeviceEvent,
+    serde::Raw,
 };
 use tracing::info;
 
@@ -167,17 +175,7 @@ impl Crypto {
         let mut lists = DeviceLists::new();
         lists.changed = users.iter().filter_map(|u| UserId::parse(u.as_str()).ok()).collect();
         if !lists.changed.is_empty() {
-            let changes = EncryptionSyncChanges {
-                to_device_events: Vec::new(),
-                changed_devices: &lists,
-                one_time_keys_counts: &Default::default(),
-                unused_fallback_keys: None,
-                next_batch_token: None,
-            };
-            machine
-                .receive_sync_changes(changes, &Self::decryption_settings())
-                .await
-                .map_err(|e| CryptoError::Store(e.to_string()))?;
+            receive_changes(machine, Vec::new(), &lists, &BTreeMap::new(), None).await?;
         }
         self.db.set_device_changes_seen(machine.user_id().as_str(), last).await?;
         Ok(())
@@ -192,21 +190,34 @@ impl Crypto {
         }
         let resp = self.hs.send_as(upload_keys::v3::Request::new(), Some(&user), Some(machine.device_id())).await?;
         let counts = feed::counts_with_zero(resp.one_time_key_counts);
-        let lists = DeviceLists::new();
-        let changes = EncryptionSyncChanges {
-            to_device_events: Vec::new(),
-            changed_devices: &lists,
-            one_time_keys_counts: &counts,
-            unused_fallback_keys: None,
-            next_batch_token: None,
-        };
-        machine
-            .receive_sync_changes(changes, &Self::decryption_settings())
-            .await
-            .map_err(|e| CryptoError::Store(e.to_string()))?;
+        receive_changes(machine, Vec::new(), &DeviceLists::new(), &counts, None).await?;
         self.counted.lock().map_err(|_| CryptoError::Poisoned)?.insert(user);
         Ok(())
     }
+}
+
+/// Hands a machine what a `/sync` would have brought: to-device events, device-list changes,
+/// one-time-key counts (an empty map means "no news"), unused fallback key types. Returns the
+/// room keys that arrived.
+async fn receive_changes(
+    machine: &OlmMachine,
+    to_device_events: Vec<Raw<AnyToDeviceEvent>>,
+    changed_devices: &DeviceLists,
+    one_time_keys_counts: &BTreeMap<OneTimeKeyAlgorithm, UInt>,
+    unused_fallback_keys: Option<&[OneTimeKeyAlgorithm]>,
+) -> Result<Vec<RoomKeyInfo>, CryptoError> {
+    let changes = EncryptionSyncChanges {
+        to_device_events,
+        changed_devices,
+        one_time_keys_counts,
+        unused_fallback_keys,
+        next_batch_token: None,
+    };
+    let (_, room_keys) = machine
+        .receive_sync_changes(changes, &Crypto::decryption_settings())
+        .await
+        .map_err(|e| CryptoError::Store(e.to_string()))?;
+    Ok(room_keys)
 }
 
 /// Crypto identity set-up against a small stand-in homeserver on 127.0.0.1: the paths Synapse
