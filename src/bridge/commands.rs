@@ -30,7 +30,14 @@ impl Bridge {
             Ok(cmd) => self.run_command(event, cmd).await?,
             Err(e) => format!("❌ {}", e.0),
         };
-        self.reply(event, &answer.replace("pk;", &self.settings.command_prefix)).await?;
+        // Texts are written with `pk;`; show the configured prefix instead. (A name that itself
+        // contains `pk;` would be shown with the other prefix too; harmless.)
+        let answer = if self.settings.command_prefix == "pk;" {
+            answer
+        } else {
+            answer.replace("pk;", &self.settings.command_prefix)
+        };
+        self.reply(event, &answer).await?;
         Ok(true)
     }
 
