@@ -24,11 +24,7 @@ fn main() {
 async fn run() {
     let samples: usize = std::env::var("SAMPLES").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
     let env = TestEnv::start("bench-latency").await;
-    let owner = env.user("benchowner").await;
-    let observer = env.user("benchobserver").await;
-    let room = owner.create_room(&env, &[&observer.user_id]).await;
-    let room_id = room_id_of(&room);
-    observer.join(&room_id).await;
+    let (owner, observer, room_id) = owner_and_observer(&env, "benchowner", "benchobserver").await;
     let system = system_with_alice(&env, &owner, &room_id).await;
     let ghost = env.ghost(&system, "alice");
 

@@ -10,11 +10,7 @@ use support::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn system_and_member_commands() {
     let env = TestEnv::start("commands").await;
-    let owner = env.user("Commander").await;
-    let observer = env.user("commander_").await;
-    let room = owner.create_room(&env, &[&observer.user_id]).await;
-    let room_id = room_id_of(&room);
-    observer.join(&room_id).await;
+    let (owner, observer, room_id) = owner_and_observer(&env, "Commander", "commander_").await;
 
     // Help works for anyone; the prefix is case-insensitive and may be followed by a space.
     let help = owner.command(&env, &room_id, "PK; help").await;

@@ -11,11 +11,7 @@ use support::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tagged_message_is_proxied_and_original_redacted() {
     let env = TestEnv::start("proxy-basic").await;
-    let owner = env.user("owner").await;
-    let observer = env.user("observer").await;
-    let room = owner.create_room(&env, &[&observer.user_id]).await;
-    let room_id = room_id_of(&room);
-    observer.join(&room_id).await;
+    let (owner, observer, room_id) = owner_and_observer(&env, "owner", "observer").await;
     let system = system_with_alice(&env, &owner, &room_id).await;
     let ghost = env.ghost(&system, "alice");
 
@@ -47,11 +43,7 @@ async fn tagged_message_is_proxied_and_original_redacted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reply_formatting_escape_and_media() {
     let env = TestEnv::start("proxy-rich").await;
-    let owner = env.user("rich").await;
-    let observer = env.user("watcher").await;
-    let room = owner.create_room(&env, &[&observer.user_id]).await;
-    let room_id = room_id_of(&room);
-    observer.join(&room_id).await;
+    let (owner, observer, room_id) = owner_and_observer(&env, "rich", "watcher").await;
     let system = system_with_alice(&env, &owner, &room_id).await;
     let ghost = env.ghost(&system, "alice");
 
@@ -127,11 +119,7 @@ async fn reply_formatting_escape_and_media() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latch_and_edit_to_proxy() {
     let env = TestEnv::start("proxy-latch").await;
-    let owner = env.user("latcher").await;
-    let observer = env.user("seer").await;
-    let room = owner.create_room(&env, &[&observer.user_id]).await;
-    let room_id = room_id_of(&room);
-    observer.join(&room_id).await;
+    let (owner, observer, room_id) = owner_and_observer(&env, "latcher", "seer").await;
     let system = system_with_alice(&env, &owner, &room_id).await;
     assert!(owner.command(&env, &room_id, "pk;member new Bob").await.contains("Member created"));
     assert!(owner.command(&env, &room_id, "pk;member bob proxy b:text").await.contains("b:text"));

@@ -136,11 +136,7 @@ async fn transaction_endpoint_auth_and_validation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_daemon_replayed_and_duplicated_transactions_proxy_once() {
     let mut env = TestEnv::start("crash").await;
-    let owner = env.user("crasher").await;
-    let observer = env.user("witness").await;
-    let room = owner.create_room(&env, &[&observer.user_id]).await;
-    let room_id = room_id_of(&room);
-    observer.join(&room_id).await;
+    let (owner, observer, room_id) = owner_and_observer(&env, "crasher", "witness").await;
     let system = system_with_alice(&env, &owner, &room_id).await;
     let ghost = env.ghost(&system, "alice");
 

@@ -467,6 +467,17 @@ pub fn from<'a>(events: &'a [Value], sender: &UserId) -> Vec<&'a Value> {
         .collect()
 }
 
+/// An owner and an observer (new users with these localparts) in a fresh private room with the
+/// bot as moderator.
+pub async fn owner_and_observer(env: &TestEnv, owner: &str, observer: &str) -> (User, User, OwnedRoomId) {
+    let owner = env.user(owner).await;
+    let observer = env.user(observer).await;
+    let room = owner.create_room(env, &[&observer.user_id]).await;
+    let room_id = room_id_of(&room);
+    observer.join(&room_id).await;
+    (owner, observer, room_id)
+}
+
 pub fn room_id_of(room: &Room) -> OwnedRoomId {
     room.room_id().to_owned()
 }
