@@ -95,6 +95,25 @@ async fn encrypted_room_commands_proxying_verification_and_restart() {
     let bot_device = assert_verified_identity(&observer.client, &env.bot).await;
     assert_eq!(info.sender_device.as_deref(), Some(ghost_device.as_ref()));
 
+    // Editing an unproxied encrypted message to add a tag proxies it, as in plain rooms
+    // (the original is fetched and decrypted to keep its relation).
+    let typo = owner.send_text(&room_id, "no tag yet").await;
+    let edit = owner
+        .send(
+            &room_id,
+            json!({"msgtype": "m.text", "body": "* a: edited in",
+                   "m.new_content": {"msgtype": "m.text", "body": "a: edited in"},
+                   "m.relates_to": {"rel_type": "m.replace", "event_id": typo}}),
+        )
+        .await;
+    observer
+        .wait_for(&room_id, "the ghost's edit-proxy", |e| {
+            e["sender"] == ghost.as_str() && e["type"] == "m.room.message" && e["content"]["body"] == "edited in"
+        })
+        .await;
+    observer.wait_redacted(&room_id, &typo).await;
+    observer.wait_redacted(&room_id, &edit).await;
+
     // kill -9 and restart: the same devices keep working, no new identities.
     env.kill_daemon();
     env.start_daemon().await;
