@@ -18,7 +18,7 @@ use crate::{
     config::Config,
     crypto::{Crypto, CryptoSettings, keys::MasterKey},
     db::Db,
-    homeserver::Homeserver,
+    homeserver::{Homeserver, RetryPolicy},
     server::{self, IntakeState},
     worker::Worker,
 };
@@ -41,7 +41,8 @@ pub enum RunError {
 
 pub async fn run(config: Config) -> Result<(), RunError> {
     let db = Db::connect(&config.database.url).await?;
-    let mut hs = Homeserver::new(&config.homeserver.url, &config.appservice.as_token)?;
+    let retry = RetryPolicy { max_attempts: config.homeserver.retry_attempts, ..RetryPolicy::default() };
+    let mut hs = Homeserver::new(&config.homeserver.url, &config.appservice.as_token)?.with_retry(retry);
     let bot = UserId::parse(config.bot_user_id()).map_err(|e| RunError::Invalid(format!("bot user ID: {e}")))?;
     let settings = BridgeSettings {
         appservice_id: config.appservice.id.clone(),

@@ -47,6 +47,9 @@ pub struct HomeserverConfig {
     pub url: String,
     /// `server_name`: the part after `:` in user IDs.
     pub domain: String,
+    /// Tries per request while the homeserver is unreachable or busy (with growing pauses,
+    /// about 1.5 minutes for the default 10); after that the transaction waits in the journal.
+    pub retry_attempts: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -121,7 +124,7 @@ impl Default for Config {
 
 impl Default for HomeserverConfig {
     fn default() -> Self {
-        Self { url: "http://127.0.0.1:8008".into(), domain: "localhost".into() }
+        Self { url: "http://127.0.0.1:8008".into(), domain: "localhost".into(), retry_attempts: 10 }
     }
 }
 
@@ -250,6 +253,9 @@ impl Config {
         http_url("homeserver.url", &self.homeserver.url)?;
         if self.homeserver.domain.is_empty() || self.homeserver.domain.contains(['/', '@', ' ']) {
             return Err(bad("homeserver.domain", format!("`{}` is not a server name", self.homeserver.domain)));
+        }
+        if self.homeserver.retry_attempts == 0 {
+            return Err(bad("homeserver.retry_attempts", "must be at least 1".into()));
         }
         let a = &self.appservice;
         if a.id.is_empty() {

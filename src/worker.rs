@@ -24,6 +24,19 @@ struct Transaction {
     crypto: CryptoTransaction,
 }
 
+/// A transaction whose handling failed only because the homeserver was unreachable (or busy)
+/// stays in the journal and is tried again, for up to this long after it arrived. Then its
+/// failures are recorded and the worker moves on, so one poisoned transaction cannot hold up
+/// the journal for ever.
+const DEFER_FOR_MS: i64 = 60 * 60 * 1000;
+
+/// What became of a transaction.
+enum Outcome {
+    Done,
+    /// Left pending: the homeserver could not be reached. Why, for the log.
+    Deferred(String),
+}
+
 /// How often parked encrypted events are retried (and given up on when too old): every 30 s,
 /// or a quarter of the wait when that is shorter (at least every second).
 fn sweep_every_ms(room_key_wait_ms: i64) -> i64 {
@@ -51,6 +64,7 @@ impl Worker {
         let sweep_every = sweep_every_ms(self.bridge.settings().room_key_wait_ms);
         let mut last_prune = 0i64;
         let mut last_sweep = now_ms();
+        let mut defer_delay = Duration::from_secs(2);
         loop {
             if *shutdown.borrow() {
                 return;
@@ -69,13 +83,27 @@ impl Worker {
                 last_prune = now;
             }
             match self.db.journal_next().await {
-                Ok(Some(entry)) => {
-                    if let Err(e) = self.process(&entry).await {
+                Ok(Some(entry)) => match self.process(&entry).await {
+                    Ok(Outcome::Done) => defer_delay = Duration::from_secs(2),
+                    Ok(Outcome::Deferred(why)) => {
+                        warn!(
+                            txn_id = entry.txn_id,
+                            retry_in_s = defer_delay.as_secs(),
+                            why,
+                            "homeserver unavailable; the transaction waits"
+                        );
+                        tokio::select! {
+                            _ = tokio::time::sleep(defer_delay) => {}
+                            _ = shutdown.changed() => {}
+                        }
+                        defer_delay = (defer_delay * 2).min(Duration::from_secs(60));
+                    }
+                    Err(e) => {
                         // The database failed under us: leave the entry pending and retry.
                         error!(txn_id = entry.txn_id, error = %e, "processing interrupted; retrying shortly");
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
-                }
+                },
                 Ok(None) => {
                     tokio::select! {
                         _ = self.wake.notified() => {}
@@ -91,15 +119,18 @@ impl Worker {
         }
     }
 
-    /// Handles one transaction. Only database errors escape (then the entry stays pending);
-    /// an event's own failure is recorded and the worker moves on.
-    async fn process(&self, entry: &JournalEntry) -> DbResult<()> {
+    /// Handles one transaction. A failure that waiting can fix leaves it pending (events
+    /// already handled are skipped next time); any other failure is recorded and the worker
+    /// moves on. Only database errors escape.
+    async fn process(&self, entry: &JournalEntry) -> DbResult<Outcome> {
+        let may_defer = now_ms() - entry.received_at < DEFER_FOR_MS;
         let txn: Transaction = match serde_json::from_slice(&entry.body) {
             Ok(t) => t,
             Err(e) => {
                 let msg = format!("unreadable transaction: {e}");
                 warn!(txn_id = entry.txn_id, "{msg}");
-                return self.db.journal_done(entry.seq, Some(&msg), now_ms()).await;
+                self.db.journal_done(entry.seq, Some(&msg), now_ms()).await?;
+                return Ok(Outcome::Done);
             }
         };
         let mut failures = 0usize;
@@ -107,7 +138,10 @@ impl Worker {
         if let Some(crypto) = self.bridge.crypto() {
             match crypto.receive(&txn.crypto).await {
                 Ok(received) => {
-                    for failure in &received.failures {
+                    if let Some((why, _)) = received.failures.iter().find(|(_, transient)| *transient && may_defer) {
+                        return Ok(Outcome::Deferred(why.clone()));
+                    }
+                    for (failure, _) in &received.failures {
                         failures += 1;
                         self.db.record_event_failure("(encryption)", &entry.txn_id, failure, now_ms()).await?;
                     }
@@ -139,6 +173,9 @@ impl Worker {
                 continue;
             }
             if let Err(e) = self.bridge.handle_event(event).await {
+                if e.is_transient() && may_defer {
+                    return Ok(Outcome::Deferred(e.to_string()));
+                }
                 failures += 1;
                 let kind = event.get("type").and_then(Value::as_str).unwrap_or("?");
                 warn!(txn_id = entry.txn_id, event_id, kind, error = %e, "handling an event failed");
@@ -147,6 +184,7 @@ impl Worker {
             self.db.mark_event_processed(event_id, now_ms()).await?;
         }
         let summary = (failures > 0).then(|| format!("{failures} event(s) failed; see event_failures"));
-        self.db.journal_done(entry.seq, summary.as_deref(), now_ms()).await
+        self.db.journal_done(entry.seq, summary.as_deref(), now_ms()).await?;
+        Ok(Outcome::Done)
     }
 }

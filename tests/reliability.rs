@@ -243,3 +243,46 @@ async fn bot_joins_rooms_it_was_invited_to_while_down() {
     env.start_daemon().await;
     owner.wait_joined(room.room_id(), &env.bot).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn homeserver_outage_keeps_the_transaction_until_it_is_back() {
+    // Two tries per request, so the outage outlasts the client's own retries at once.
+    let mut env = TestEnv::start_without_daemon("outage", "").await;
+    let text = std::fs::read_to_string(&env.config_path).unwrap();
+    std::fs::write(&env.config_path, text.replace("[homeserver]\n", "[homeserver]\nretry_attempts = 2\n")).unwrap();
+    env.start_daemon().await;
+    let (owner, _observer, room_id) = owner_and_observer(&env, "outager", "outwatch").await;
+    let system = system_with_alice(&env, &owner, &room_id).await;
+    let ghost = env.ghost(&system, "alice");
+
+    env.stop_synapse();
+    // A transaction arrives while the homeserver is away (as if sent just before it went).
+    let event = json!({
+        "type": "m.room.message", "room_id": room_id, "sender": owner.user_id, "event_id": "$outage-test:localhost",
+        "origin_server_ts": 1, "content": {"msgtype": "m.text", "body": "a: said during the outage"}
+    });
+    let (status, _) = env.push_transaction("during-outage", &txn_with(&event), Some(&env.hs_token)).await;
+    assert_eq!(status, 200, "stored and acknowledged even though the homeserver is down");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let pool = env.db().await;
+    let pending: Option<i64> = sqlx::query_scalar("SELECT processed_at FROM journal WHERE txn_id = 'during-outage'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let handled: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM processed_events WHERE event_id = '$outage-test:localhost'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    assert_eq!((pending, handled), (None, 0), "the transaction waits instead of being dropped");
+
+    env.restart_synapse();
+    owner
+        .wait_for(&room_id, "the ghost's message after the outage", |e| {
+            e["sender"] == ghost.as_str() && e["content"]["body"] == "said during the outage"
+        })
+        .await;
+    wait_journal_idle(&env).await;
+    assert_eq!(count_bodies(&owner, &room_id, &ghost, "said during the outage").await, 1);
+}

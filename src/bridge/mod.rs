@@ -40,6 +40,19 @@ pub enum BridgeError {
 
 pub type BridgeResult<T> = Result<T, BridgeError>;
 
+impl BridgeError {
+    /// Whether handling the event again later could succeed: the homeserver was unreachable
+    /// or overloaded, or our database hiccuped.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            BridgeError::Db(_) => true,
+            BridgeError::Homeserver(e) => e.is_transient(),
+            BridgeError::Crypto(e) => e.is_transient(),
+            BridgeError::Invalid(_) => false,
+        }
+    }
+}
+
 /// Settings the bridge needs, taken from the config.
 #[derive(Debug, Clone)]
 pub struct BridgeSettings {

@@ -71,7 +71,8 @@ pub fn counts_with_zero(mut counts: BTreeMap<OneTimeKeyAlgorithm, UInt>) -> BTre
 #[derive(Debug, Default)]
 pub struct Received {
     pub room_keys: Vec<(OwnedUserId, RoomKeyInfo)>,
-    pub failures: Vec<String>,
+    /// (identity and error, whether trying again later could succeed)
+    pub failures: Vec<(String, bool)>,
 }
 
 /// What one identity gets from a transaction.
@@ -104,7 +105,7 @@ impl Crypto {
                 Ok(keys) => received.room_keys.extend(keys.into_iter().map(|k| (user.clone(), k))),
                 Err(e) => {
                     warn!(%user, error = %e, "could not apply encryption data");
-                    received.failures.push(format!("{user}: {e}"));
+                    received.failures.push((format!("{user}: {e}"), e.is_transient()));
                 }
             }
         }

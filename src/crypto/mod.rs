@@ -59,6 +59,17 @@ pub enum CryptoError {
     Poisoned,
 }
 
+impl CryptoError {
+    /// Whether trying again later could succeed (the homeserver was unreachable or busy).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            CryptoError::Homeserver(e) => e.is_transient(),
+            CryptoError::Db(_) => true,
+            _ => false,
+        }
+    }
+}
+
 /// Settings from the config's `[encryption]` section.
 #[derive(Debug, Clone)]
 pub struct CryptoSettings {

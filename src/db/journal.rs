@@ -8,6 +8,7 @@ pub struct JournalEntry {
     pub seq: i64,
     pub txn_id: String,
     pub body: Vec<u8>,
+    pub received_at: i64,
 }
 
 impl Db {
@@ -28,7 +29,7 @@ impl Db {
     /// The oldest transaction not yet processed.
     pub async fn journal_next(&self) -> DbResult<Option<JournalEntry>> {
         Ok(sqlx::query_as::<_, JournalEntry>(
-            "SELECT seq, txn_id, body FROM journal WHERE processed_at IS NULL ORDER BY seq LIMIT 1",
+            "SELECT seq, txn_id, body, received_at FROM journal WHERE processed_at IS NULL ORDER BY seq LIMIT 1",
         )
         .fetch_optional(self.pool())
         .await?)

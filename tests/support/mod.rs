@@ -150,6 +150,30 @@ impl TestEnv {
         }
     }
 
+    /// Stops the homeserver (the daemon keeps running).
+    pub fn stop_synapse(&self) {
+        let status = Command::new(repo_root().join("scripts/synapse.sh"))
+            .arg("stop")
+            .arg(self.root.join("synapse"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Starts the homeserver again, on the same port with the same data.
+    pub fn restart_synapse(&self) {
+        let port = self.hs_url.rsplit(':').next().unwrap();
+        let out = Command::new(repo_root().join("scripts/synapse.sh"))
+            .arg("start")
+            .arg(self.root.join("synapse"))
+            .arg(port)
+            .arg(self.root.join("registration.yaml"))
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "synapse did not restart");
+    }
+
     /// The running daemon's process ID.
     pub fn daemon_pid(&self) -> Option<u32> {
         self.daemon.as_ref().map(|c| c.id())
