@@ -144,10 +144,6 @@ impl Homeserver {
         self
     }
 
-    pub fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
     /// Asks the homeserver which spec versions it speaks (so new endpoints pick the right path).
     pub async fn discover_versions(&mut self) -> Result<(), HsError> {
         let url = format!("{}/_matrix/client/versions", self.base_url);

@@ -17,6 +17,14 @@ fn pm(dir: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// A config for `run` listening on `port`, with a homeserver nobody answers at.
+fn write_run_config(dir: &Path, port: u16) {
+    let text = format!(
+        "[appservice]\nas_token = \"a\"\nhs_token = \"h\"\nlisten = \"127.0.0.1:{port}\"\n[homeserver]\nurl = \"http://127.0.0.1:9\"\n"
+    );
+    std::fs::write(dir.join("config.toml"), text).unwrap();
+}
+
 fn one_line(stderr: &str) {
     assert_eq!(stderr.trim_end().lines().count(), 1, "errors are one line: {stderr:?}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -139,11 +147,7 @@ fn run_fails_cleanly_when_the_port_is_taken() {
     let dir = tempfile::tempdir().unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    std::fs::write(
-        dir.path().join("config.toml"),
-        format!("[appservice]\nas_token = \"a\"\nhs_token = \"h\"\nlisten = \"127.0.0.1:{port}\"\n[homeserver]\nurl = \"http://127.0.0.1:9\"\n"),
-    )
-    .unwrap();
+    write_run_config(dir.path(), port);
     let (code, _, err) = pm(dir.path(), &["run"]);
     assert_eq!(code, 1);
     assert!(err.lines().last().unwrap_or_default().contains(&port.to_string()), "{err}");
@@ -184,11 +188,7 @@ fn run_refuses_a_crypto_key_readable_by_others() {
     std::fs::write(&key, [7u8; 32]).unwrap();
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    std::fs::write(
-        dir.path().join("config.toml"),
-        format!("[appservice]\nas_token = \"a\"\nhs_token = \"h\"\nlisten = \"127.0.0.1:{port}\"\n[homeserver]\nurl = \"http://127.0.0.1:9\"\n"),
-    )
-    .unwrap();
+    write_run_config(dir.path(), port);
     let (code, _, err) = pm(dir.path(), &["run"]);
     assert_eq!(code, 1);
     let last = err.lines().last().unwrap_or_default();

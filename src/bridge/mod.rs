@@ -101,10 +101,6 @@ impl Bridge {
         self.crypto.as_ref()
     }
 
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
-
     pub fn settings(&self) -> &BridgeSettings {
         &self.settings
     }

@@ -7,7 +7,7 @@
 
 use std::{
     net::TcpListener,
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -241,13 +241,6 @@ impl TestEnv {
     pub async fn db(&self) -> sqlx::SqlitePool {
         let url = format!("sqlite://{}?mode=ro", self.db_path().display());
         sqlx::SqlitePool::connect(&url).await.unwrap()
-    }
-
-    pub async fn journal_count(&self) -> i64 {
-        let pool = self.db().await;
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM journal").fetch_one(&pool).await.unwrap();
-        pool.close().await;
-        n
     }
 
     /// Whether the journal holds a transaction with this ID.
@@ -515,8 +508,4 @@ pub async fn system_with_alice(env: &TestEnv, user: &User, room_id: &RoomId) -> 
     let reply = user.command(env, room_id, "pk;member alice proxy a:text").await;
     assert!(reply.contains("a:text"), "{reply}");
     user.user_id.localpart().to_owned()
-}
-
-pub fn assert_path_exists(p: &Path) {
-    assert!(p.exists(), "{} should exist", p.display());
 }
