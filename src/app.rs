@@ -1,5 +1,5 @@
 //! Wiring for `pluralmatrix run`: database, homeserver client, HTTP intake, start-up, the
-//! journal worker, and a clean shutdown on SIGINT/SIGTERM.
+//! engine, and a clean shutdown on SIGINT/SIGTERM.
 
 use std::{
     sync::{
@@ -10,7 +10,7 @@ use std::{
 };
 
 use ruma::UserId;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use crate::{
@@ -20,7 +20,7 @@ use crate::{
     db::Db,
     homeserver::{Homeserver, RetryPolicy},
     server::{self, IntakeState},
-    worker::Worker,
+    engine::{Engine, EngineSettings, Wakers},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -68,7 +68,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         .await
         .map_err(|source| RunError::Listen { addr: config.appservice.listen.clone(), source })?;
     info!(addr = %config.appservice.listen, "listening for the homeserver");
-    let wake = Arc::new(Notify::new());
+    let wakers = Wakers::default();
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let intake_bridge = Bridge::new(db.clone(), hs.clone(), settings.clone(), None);
@@ -76,9 +76,11 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let state = Arc::new(IntakeState {
         db: db.clone(),
         hs_token: config.appservice.hs_token.clone(),
-        wake: wake.clone(),
+        wakers: wakers.clone(),
         bridge: intake_bridge,
         ready: ready.clone(),
+        encryption: config.encryption.enabled,
+        stall_after_ms: i64::try_from(config.engine.stall_seconds.saturating_mul(1000)).unwrap_or(i64::MAX),
     });
     let app = server::router(state, config.appservice.max_body_bytes);
     let mut server_stop = stop_rx.clone();
@@ -112,13 +114,14 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     }
     ready.store(true, Ordering::Release);
     info!("ready");
-    let worker = tokio::spawn(Worker::new(db, bridge, wake).run(stop_rx));
+    let engine_settings = EngineSettings { rooms_in_flight: config.engine.rooms_in_flight };
+    let worker = tokio::spawn(Engine::new(db, bridge, wakers, engine_settings).run(stop_rx));
 
     let _ = signals.await;
     info!("shutting down");
     let _ = stop_tx.send(true);
     if tokio::time::timeout(Duration::from_secs(20), worker).await.is_err() {
-        warn!("the worker did not finish in 20 s; unfinished work resumes at the next start");
+        warn!("the engine did not finish in 20 s; unfinished work resumes at the next start");
     }
     match tokio::time::timeout(Duration::from_secs(5), server).await {
         Ok(Ok(Err(e))) => error!(error = %e, "HTTP server error"),

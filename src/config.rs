@@ -38,6 +38,22 @@ pub struct Config {
     pub commands: CommandsConfig,
     pub proxy: ProxyConfig,
     pub admin: AdminConfig,
+    pub engine: EngineConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// Rooms whose events are handled at the same time (each room's in order).
+    pub rooms_in_flight: usize,
+    /// `/health` answers 503 when work has waited longer than this.
+    pub stall_seconds: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self { rooms_in_flight: 32, stall_seconds: 120 }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -118,6 +134,7 @@ impl Default for Config {
             commands: CommandsConfig::default(),
             proxy: ProxyConfig::default(),
             admin: AdminConfig::default(),
+            engine: EngineConfig::default(),
         }
     }
 }
@@ -256,6 +273,12 @@ impl Config {
         }
         if self.homeserver.retry_attempts == 0 {
             return Err(bad("homeserver.retry_attempts", "must be at least 1".into()));
+        }
+        if self.engine.rooms_in_flight == 0 {
+            return Err(bad("engine.rooms_in_flight", "must be at least 1".into()));
+        }
+        if self.engine.stall_seconds == 0 {
+            return Err(bad("engine.stall_seconds", "must be at least 1".into()));
         }
         let a = &self.appservice;
         if a.id.is_empty() {

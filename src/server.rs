@@ -19,22 +19,26 @@ use ruma::UserId;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
-use tokio::sync::Notify;
 use tracing::{debug, error, warn};
 
 use crate::{
     bridge::Bridge,
     db::{Db, now_ms},
+    engine::{Wakers, crypto_input, queued_events},
 };
 
 pub struct IntakeState {
     pub db: Db,
     pub hs_token: String,
     /// Woken after each new transaction is stored.
-    pub wake: Arc<Notify>,
+    pub wakers: Wakers,
     pub bridge: Bridge,
     /// Set once start-up against the homeserver is done; `/health` reports it.
     pub ready: Arc<AtomicBool>,
+    /// Whether crypto input is applied (encryption on).
+    pub encryption: bool,
+    /// `/health` reports the journal stalled when work waits longer than this.
+    pub stall_after_ms: i64,
 }
 
 fn matrix_error(status: StatusCode, errcode: &str, message: &str) -> Response {
@@ -101,12 +105,15 @@ async fn transaction(
             "A transaction is an object with an `events` list.",
         );
     }
-    match state.db.journal_insert(&txn_id, &body, now_ms()).await {
+    // One database transaction: the raw body, and its room events queued for their rooms.
+    let events = parsed.get("events").and_then(Value::as_array).map(|e| queued_events(e)).unwrap_or_default();
+    let crypto = crypto_input(&parsed, state.encryption);
+    match state.db.journal_insert(&txn_id, &body, &events, crypto, now_ms()).await {
         Ok(true) => {
-            debug!(txn_id, bytes = body.len(), "transaction stored");
-            state.wake.notify_one();
+            debug!(txn_id, bytes = body.len(), events = events.len(), "transaction stored");
+            state.wakers.stored(crypto);
         }
-        Ok(false) => debug!(txn_id, "transaction already stored; acknowledging again"),
+        Ok(false) => debug!(txn_id, "the same transaction again; acknowledging again"),
         Err(e) => {
             // Not stored, so not acknowledged: the homeserver will send it again.
             error!(txn_id, error = %e, "could not store a transaction");
@@ -158,11 +165,19 @@ async fn ping(State(state): State<Arc<IntakeState>>, Query(query): Query<TokenQu
     (StatusCode::OK, Json(json!({}))).into_response()
 }
 
-/// `200 ready` once start-up is done, `503 starting` before. No token needed.
+/// `200 ready` once start-up is done and the journal is moving; `503` with a one-line reason
+/// while starting, or while work has waited longer than the stall bound (the homeserver is
+/// away, or handling is stuck). No token needed.
 async fn health(State(state): State<Arc<IntakeState>>) -> Response {
-    if state.ready.load(Ordering::Acquire) {
-        (StatusCode::OK, "ready").into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "starting").into_response()
+    let unavailable = |why: String| (StatusCode::SERVICE_UNAVAILABLE, why).into_response();
+    if !state.ready.load(Ordering::Acquire) {
+        return unavailable("starting".to_owned());
+    }
+    match state.db.oldest_pending_age(now_ms()).await {
+        Ok(Some(age)) if age > state.stall_after_ms => {
+            unavailable(format!("stalled: the oldest unfinished work is {} s old", age / 1000))
+        }
+        Ok(_) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => unavailable(format!("database: {e}")),
     }
 }

@@ -22,10 +22,19 @@ const NO_SYSTEM: &str = "You don't have a system yet. Create one with `pk;system
 
 impl Bridge {
     /// If `text` is a command, runs it and answers. Returns whether it was a command.
+    ///
+    /// A command runs once per event: its answer is recorded before it is sent, and a retry
+    /// (after a crash, or when the answer could not be sent) sends the recorded answer again
+    /// instead of running the command again. Commands that create something find what they
+    /// made by the event's ID, so even a crash before the answer is recorded repeats nothing.
     pub(super) async fn run_command_if_any(&self, event: &RoomEvent, text: &str) -> BridgeResult<bool> {
         let Some(parsed) = command::parse(text, &self.settings.command_prefix) else {
             return Ok(false);
         };
+        if let Some(answer) = self.db.command_result(event.event_id.as_str()).await? {
+            self.reply(event, &answer).await?;
+            return Ok(true);
+        }
         let answer = match parsed {
             Ok(cmd) => self.run_command(event, cmd).await?,
             Err(e) => format!("❌ {}", e.0),
@@ -37,6 +46,8 @@ impl Bridge {
         } else {
             answer.replace("pk;", &self.settings.command_prefix)
         };
+        crate::fault::point("command.before-record");
+        self.db.record_command_result(event.event_id.as_str(), &answer, now_ms()).await?;
         self.reply(event, &answer).await?;
         Ok(true)
     }
@@ -45,7 +56,7 @@ impl Bridge {
         let system = self.db.system_for_account(event.sender.as_str()).await?;
         match cmd {
             Command::Help => Ok(replies::help("pk;")),
-            Command::System(SystemCommand::New { name }) => self.system_new(&event.sender, system, name).await,
+            Command::System(SystemCommand::New { name }) => self.system_new(event, system, name).await,
             Command::System(SystemCommand::ShowOther(target)) => self.system_show_other(&event.sender, &target).await,
             Command::System(sub) => match system {
                 None => Ok(NO_SYSTEM.to_owned()),
@@ -66,20 +77,17 @@ impl Bridge {
         }
     }
 
-    async fn system_new(
-        &self,
-        sender: &UserId,
-        existing: Option<System>,
-        name: Option<String>,
-    ) -> BridgeResult<String> {
-        if let Some(s) = existing {
+    async fn system_new(&self, event: &RoomEvent, existing: Option<System>, name: Option<String>) -> BridgeResult<String> {
+        let sender = &event.sender;
+        let cause = event.event_id.as_str();
+        if let Some(s) = existing.filter(|s| s.created_by_event.as_deref() != Some(cause)) {
             return Ok(format!(
                 "You already have a system, **{}** (ID {}). See it with `pk;system`.",
                 md(s.name.as_deref().unwrap_or("unnamed")),
                 code(&s.short_id)
             ));
         }
-        let s = self.db.create_system(sender.as_str(), sender.localpart(), name.as_deref(), now_ms()).await?;
+        let s = self.db.create_system(sender.as_str(), sender.localpart(), name.as_deref(), Some(cause), now_ms()).await?;
         Ok(format!(
             "✅ System created: **{}** (ID {}, slug {}).\n\nNext: add a member with `pk;member new <name>`, then give \
              it a proxy tag with `pk;member <name> proxy a:text`.\n\nNote: proxied messages are sent by accounts on \
@@ -216,7 +224,7 @@ impl Bridge {
 
     async fn member_command(&self, event: &RoomEvent, system: System, cmd: MemberCommand) -> BridgeResult<String> {
         let reference = match &cmd {
-            MemberCommand::New { name } => return self.member_new(&system, name).await,
+            MemberCommand::New { name } => return self.member_new(event, &system, name).await,
             MemberCommand::Show { member }
             | MemberCommand::Proxy { member, .. }
             | MemberCommand::Rename { member, .. }
@@ -268,7 +276,7 @@ impl Bridge {
                     None => format!("✅ Avatar of **{}** cleared.", md(&member.name)),
                 })
             }
-            MemberCommand::Delete { confirmed: true, .. } => self.member_delete(&member, &system).await,
+            MemberCommand::Delete { confirmed: true, .. } => self.member_delete(event, &member, &system).await,
             MemberCommand::Delete { confirmed: false, .. } => {
                 let action = format!("delete-member:{}", member.id);
                 self.db
@@ -288,9 +296,15 @@ impl Bridge {
         }
     }
 
-    async fn member_new(&self, system: &System, name: &str) -> BridgeResult<String> {
-        let duplicate = self.db.members(system.id).await?.into_iter().any(|m| m.name.eq_ignore_ascii_case(name));
-        let member = self.db.create_member(system.id, name, now_ms()).await?;
+    async fn member_new(&self, event: &RoomEvent, system: &System, name: &str) -> BridgeResult<String> {
+        let cause = event.event_id.as_str();
+        let duplicate = self
+            .db
+            .members(system.id)
+            .await?
+            .into_iter()
+            .any(|m| m.name.eq_ignore_ascii_case(name) && m.created_by_event.as_deref() != Some(cause));
+        let member = self.db.create_member(system.id, name, Some(cause), now_ms()).await?;
         let ghost_note = match self.prepare_ghost(system, &member).await {
             Ok(ghost) => format!("Their messages come from {}.", code(ghost.as_str())),
             Err(e) => {
@@ -361,41 +375,64 @@ impl Bridge {
         })
     }
 
-    async fn member_delete(&self, member: &Member, system: &System) -> BridgeResult<String> {
+    async fn member_delete(&self, event: &RoomEvent, member: &Member, system: &System) -> BridgeResult<String> {
         for ghost in self.db.ghosts_of_member(member.id).await? {
             if let Ok(ghost) = UserId::parse(ghost.as_str()) {
                 self.decommission_ghost(&ghost).await?;
             }
         }
-        self.db.delete_member(member.id).await?;
-        Ok(format!(
+        let answer = Self::deleted_answer(member, system);
+        // The deletion and its answer in one database transaction: a retry finds the answer.
+        self.db.delete_member_answered(member.id, event.event_id.as_str(), &answer, now_ms()).await?;
+        Ok(answer)
+    }
+
+    fn deleted_answer(member: &Member, system: &System) -> String {
+        format!(
             "✅ Member **{}** deleted{}.",
             md(&member.name),
             system.name.as_deref().map(|n| format!(" from **{}**", md(n))).unwrap_or_default()
-        ))
+        )
     }
 
     /// If the sender has a pending confirmation in this room, settles it with `text`.
-    /// Returns whether the message was the confirmation (and so is not proxied).
+    /// Returns whether the message was the confirmation (and so is not proxied). The
+    /// confirmation is removed only together with what it confirms (or cancels), and the
+    /// answer is recorded like a command's, so a retry repeats nothing.
     pub(super) async fn confirm_if_pending(&self, event: &RoomEvent, text: &str) -> BridgeResult<bool> {
-        let now = now_ms();
-        let Some(action) = self.db.take_confirmation(event.sender.as_str(), event.room_id.as_str(), now).await? else {
+        if let Some(answer) = self.db.command_result(event.event_id.as_str()).await? {
+            self.reply(event, &answer).await?;
+            return Ok(true);
+        }
+        let (user, room) = (event.sender.as_str(), event.room_id.as_str());
+        let Some(action) = self.db.pending_confirmation(user, room, now_ms()).await? else {
             return Ok(false);
         };
-        let Some(member_id) = action.strip_prefix("delete-member:").and_then(|id| id.parse::<i64>().ok()) else {
-            return Ok(false);
+        let target = action.strip_prefix("delete-member:").and_then(|id| id.parse::<i64>().ok());
+        let system = self.db.system_for_account(user).await?;
+        let member = match (target, &system) {
+            (Some(id), Some(system)) => self.db.member_by_id(id).await?.filter(|m| m.system_id == system.id),
+            _ => None,
         };
-        let Some(system) = self.db.system_for_account(event.sender.as_str()).await? else {
-            return Ok(false);
-        };
-        let Some(member) = self.db.member_by_id(member_id).await?.filter(|m| m.system_id == system.id) else {
+        let (Some(system), Some(member)) = (system, member) else {
+            self.db.settle_confirmation(user, room, None).await?;
             return Ok(false);
         };
         if !text.trim().eq_ignore_ascii_case(&member.short_id) {
+            // Cancelled; the message itself goes on (it may be proxied). Answer first: the
+            // answer is sent once, and a retry still finds the confirmation to settle.
             self.reply(event, &format!("Deletion of **{}** cancelled.", md(&member.name))).await?;
+            self.db.settle_confirmation(user, room, None).await?;
             return Ok(false);
         }
-        let answer = self.member_delete(&member, &system).await?;
+        for ghost in self.db.ghosts_of_member(member.id).await? {
+            if let Ok(ghost) = UserId::parse(ghost.as_str()) {
+                self.decommission_ghost(&ghost).await?;
+            }
+        }
+        let answer = Self::deleted_answer(&member, &system);
+        let deletion = (member.id, event.event_id.as_str(), answer.as_str(), now_ms());
+        self.db.settle_confirmation(user, room, Some(deletion)).await?;
         self.reply(event, &answer).await?;
         Ok(true)
     }

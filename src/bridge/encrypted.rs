@@ -1,6 +1,6 @@
 //! Encrypted rooms on the receiving side: the bot decrypts what users send, then commands and
 //! proxying run exactly as in plain rooms. An event whose room key has not arrived is parked
-//! in the database and retried when the key comes; after `room_key_wait` the sender is told.
+//! in the database and handled when the key comes; after `room_key_wait` the sender is told.
 
 use ruma::{EventId, RoomId};
 use serde_json::Value;
@@ -9,28 +9,48 @@ use tracing::{info, warn};
 use super::{Bridge, BridgeResult, RoomEvent};
 use crate::{
     crypto::Decrypted,
-    db::{ParkedEvent, now_ms},
+    db::{ParkedEvent, Settled, now_ms},
 };
 
 impl Bridge {
-    pub(super) async fn on_encrypted(&self, raw: &Value, event: &RoomEvent) -> BridgeResult<()> {
-        let Some(crypto) = &self.crypto else { return Ok(()) };
+    /// Decrypts and handles an encrypted event. Without its room key the event is parked
+    /// (the queue takes it up again when a key arrives, and on every sweep) until
+    /// `room_key_wait` has passed; then the sender is told.
+    pub(super) async fn on_encrypted(&self, raw: &Value, event: &RoomEvent) -> BridgeResult<Settled> {
+        let Some(crypto) = &self.crypto else { return Ok(Settled::Done) };
         match crypto.decrypt(&self.settings.bot, raw, &event.room_id).await? {
-            Decrypted::Event(decrypted) => self.on_decrypted(event, decrypted).await,
+            Decrypted::Event(decrypted) => {
+                self.on_decrypted(event, decrypted).await?;
+                Ok(Settled::Done)
+            }
             Decrypted::MissingKey { session_id } => {
-                info!(room = %event.room_id, event_id = %event.event_id, "room key not here yet; parking the event");
-                let parked = ParkedEvent {
-                    event_id: event.event_id.to_string(),
-                    room_id: event.room_id.to_string(),
-                    session_id,
-                    event: raw.to_string(),
-                    parked_at: now_ms(),
+                let now = now_ms();
+                let parked_at = match self.db.parked_event(event.event_id.as_str()).await? {
+                    Some(p) => p.parked_at,
+                    None => {
+                        info!(room = %event.room_id, event_id = %event.event_id, "room key not here yet; parking the event");
+                        let parked = ParkedEvent {
+                            event_id: event.event_id.to_string(),
+                            room_id: event.room_id.to_string(),
+                            session_id,
+                            event: raw.to_string(),
+                            parked_at: now,
+                        };
+                        self.db.park_event(&parked).await?;
+                        now
+                    }
                 };
-                Ok(self.db.park_event(&parked).await?)
+                if now - parked_at < self.settings.room_key_wait_ms {
+                    return Ok(Settled::Parked);
+                }
+                warn!(event_id = %event.event_id, "gave up waiting for a room key");
+                self.tell_undecryptable(event).await?;
+                Ok(Settled::Done)
             }
             Decrypted::Failed(reason) => {
                 warn!(room = %event.room_id, event_id = %event.event_id, reason, "cannot decrypt");
-                self.tell_undecryptable(event).await
+                self.tell_undecryptable(event).await?;
+                Ok(Settled::Done)
             }
         }
     }
@@ -45,60 +65,9 @@ impl Bridge {
         self.on_message(&inner).await
     }
 
-    /// The room key of `session_id` arrived: handle the events that waited for it.
-    pub async fn retry_parked(&self, room_id: &RoomId, session_id: &str) -> BridgeResult<()> {
-        for parked in self.db.parked_for_session(room_id.as_str(), session_id).await? {
-            self.retry_one(&parked).await?;
-        }
-        Ok(())
-    }
-
-    /// Retries every parked event, and gives up (telling the sender) on those that waited
-    /// longer than the configured time.
-    pub async fn sweep_parked(&self) -> BridgeResult<()> {
-        let now = now_ms();
-        for parked in self.db.parked_events().await? {
-            if self.retry_one(&parked).await? {
-                continue;
-            }
-            if now - parked.parked_at > self.settings.room_key_wait_ms {
-                self.db.unpark_event(&parked.event_id).await?;
-                let Ok(raw) = serde_json::from_str::<Value>(&parked.event) else { continue };
-                if let Ok(event) = serde_json::from_value::<RoomEvent>(raw) {
-                    warn!(event_id = parked.event_id, "gave up waiting for a room key");
-                    self.tell_undecryptable(&event).await?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Tries one parked event; `true` if it is settled (decrypted and handled, or hopeless).
-    async fn retry_one(&self, parked: &ParkedEvent) -> BridgeResult<bool> {
-        let Some(crypto) = &self.crypto else { return Ok(true) };
-        let Ok(raw) = serde_json::from_str::<Value>(&parked.event) else {
-            self.db.unpark_event(&parked.event_id).await?;
-            return Ok(true);
-        };
-        let Ok(event) = serde_json::from_value::<RoomEvent>(raw.clone()) else {
-            self.db.unpark_event(&parked.event_id).await?;
-            return Ok(true);
-        };
-        match crypto.decrypt(&self.settings.bot, &raw, &event.room_id).await? {
-            Decrypted::Event(decrypted) => {
-                self.db.unpark_event(&parked.event_id).await?;
-                info!(event_id = parked.event_id, "room key arrived; handling the parked event");
-                self.on_decrypted(&event, decrypted).await?;
-                Ok(true)
-            }
-            Decrypted::MissingKey { .. } => Ok(false),
-            Decrypted::Failed(reason) => {
-                warn!(event_id = parked.event_id, reason, "parked event cannot be decrypted");
-                self.db.unpark_event(&parked.event_id).await?;
-                self.tell_undecryptable(&event).await?;
-                Ok(true)
-            }
-        }
+    /// The room key of `session_id` arrived: its parked events go back in their room's line.
+    pub async fn room_key_arrived(&self, room_id: &RoomId, session_id: &str) -> BridgeResult<u64> {
+        Ok(self.db.unpark(Some((room_id.as_str(), session_id))).await?)
     }
 
     /// Tells a sender who uses the bridge that one of their messages could not be read.

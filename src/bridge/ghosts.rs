@@ -171,6 +171,7 @@ mod tests {
             name: "Alice".into(),
             display_name: display.map(str::to_owned),
             avatar_url: None,
+            created_by_event: None,
         }
     }
 
@@ -185,6 +186,7 @@ mod tests {
             autoproxy_member_id: None,
             latch_member_id: None,
             latch_at: None,
+            created_by_event: None,
         }
     }
 

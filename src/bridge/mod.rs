@@ -20,7 +20,7 @@ use tracing::debug;
 use crate::{
     core::{ids::parse_ghost_localpart, message::Content},
     crypto::{Crypto, CryptoError},
-    db::{Db, DbError},
+    db::{Db, DbError, Settled},
     homeserver::{Homeserver, HsError},
 };
 
@@ -45,7 +45,7 @@ impl BridgeError {
     /// or overloaded, or our database hiccuped.
     pub fn is_transient(&self) -> bool {
         match self {
-            BridgeError::Db(_) => true,
+            BridgeError::Db(e) => e.is_transient(),
             BridgeError::Homeserver(e) => e.is_transient(),
             BridgeError::Crypto(e) => e.is_transient(),
             BridgeError::Invalid(_) => false,
@@ -120,24 +120,41 @@ impl Bridge {
         parse_ghost_localpart(&self.settings.ghost_prefix, user.localpart())
     }
 
+    /// Tells the sender of an event we gave up on that it was not acted on: once (the
+    /// notice is keyed by the event), and only for messages of people who use the bridge.
+    pub async fn tell_dead_letter(&self, raw: &Value) -> BridgeResult<()> {
+        let Ok(event) = serde_json::from_value::<RoomEvent>(raw.clone()) else { return Ok(()) };
+        let message = matches!(event.kind.as_str(), "m.room.message" | "m.room.encrypted");
+        if !message || self.is_ours(&event.sender) {
+            return Ok(());
+        }
+        if self.db.system_for_account(event.sender.as_str()).await?.is_none() {
+            return Ok(());
+        }
+        let text = "⚠️ Something went wrong while I handled this message, so I could not act on it. If it was a \
+                    command or meant for a member, please send it again.";
+        self.notice(&event.room_id, text, &event.event_id, "notice-dead-letter").await
+    }
+
     /// Handles one room event. Errors are the caller's to record; they never reach the
     /// homeserver's transaction response.
-    pub async fn handle_event(&self, raw: &Value) -> BridgeResult<()> {
+    pub async fn handle_event(&self, raw: &Value) -> BridgeResult<Settled> {
         let event: RoomEvent = match serde_json::from_value(raw.clone()) {
             Ok(e) => e,
             Err(e) => {
                 debug!(error = %e, "skipping an event without the usual room-event fields");
-                return Ok(());
+                return Ok(Settled::Done);
             }
         };
         if let (Some(crypto), Some(state_key)) = (&self.crypto, &event.state_key) {
             crypto.on_state_event(&event.room_id, &event.kind, state_key, &event.content).await?;
         }
         match event.kind.as_str() {
-            "m.room.member" => self.on_membership(&event).await,
-            "m.room.message" if !self.is_ours(&event.sender) => self.on_message(&event).await,
-            "m.room.encrypted" if !self.is_ours(&event.sender) => self.on_encrypted(raw, &event).await,
-            _ => Ok(()),
+            "m.room.member" => self.on_membership(&event).await?,
+            "m.room.message" if !self.is_ours(&event.sender) => self.on_message(&event).await?,
+            "m.room.encrypted" if !self.is_ours(&event.sender) => return self.on_encrypted(raw, &event).await,
+            _ => {}
         }
+        Ok(Settled::Done)
     }
 }

@@ -11,11 +11,33 @@ use ruma::{
 use serde_json::{Value, json};
 
 use super::{Bridge, BridgeError, BridgeResult, RoomEvent};
-use crate::core::{ids::txn_id, message::Content};
+use crate::{
+    core::{ids::txn_id, message::Content},
+    db::now_ms,
+};
 
 impl Bridge {
-    /// Sends an `m.room.message` as `sender`. `purpose` + `cause` make the transaction ID.
+    /// Sends an `m.room.message` as `sender`, once: `purpose` + `cause` make the transaction
+    /// ID and key the record of the send, so a retry returns the event sent before.
     pub(super) async fn send_message(
+        &self,
+        room: &RoomId,
+        sender: &UserId,
+        content: &Content,
+        cause: &EventId,
+        purpose: &str,
+    ) -> BridgeResult<OwnedEventId> {
+        if let Some(done) = self.db.effect(cause.as_str(), purpose).await? {
+            if let Ok(id) = EventId::parse(done.as_str()) {
+                return Ok(id);
+            }
+        }
+        let sent = self.send_message_now(room, sender, content, cause, purpose).await?;
+        self.db.record_effect(cause.as_str(), purpose, sent.as_str(), now_ms()).await?;
+        Ok(sent)
+    }
+
+    async fn send_message_now(
         &self,
         room: &RoomId,
         sender: &UserId,
@@ -39,12 +61,16 @@ impl Bridge {
         Ok(self.hs.send(req, Some(sender)).await?.event_id)
     }
 
-    /// Redacts `target` as the bot.
+    /// Redacts `target` as the bot, once (recorded like a send).
     pub(super) async fn redact_as_bot(&self, room: &RoomId, target: &EventId, reason: &str) -> BridgeResult<()> {
+        if self.db.effect(target.as_str(), "redact").await?.is_some() {
+            return Ok(());
+        }
         let txn = OwnedTransactionId::from(txn_id(target.as_str(), "redact"));
         let mut req = redact_event::v3::Request::new(room.to_owned(), target.to_owned(), txn);
         req.reason = Some(reason.to_owned());
-        self.hs.send(req, Some(&self.settings.bot)).await?;
+        let resp = self.hs.send(req, Some(&self.settings.bot)).await?;
+        self.db.record_effect(target.as_str(), "redact", resp.event_id.as_str(), now_ms()).await?;
         Ok(())
     }
 

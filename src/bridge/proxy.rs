@@ -1,9 +1,10 @@
 //! Proxying: a user's message (or an edit of it) that matches a member's tag, or falls under
 //! autoproxy, is re-sent by the member's ghost and the original is redacted.
 //!
-//! Order matters for "nothing lost": the ghost's message is sent first (deterministic
-//! transaction ID), recorded, and only then is the original redacted. A crash anywhere in
-//! between repeats the same steps, and the homeserver drops the duplicate send.
+//! Order matters for "nothing lost": the ghost's message is sent first, recorded, and only
+//! then is the original redacted. Each step is recorded as done when it is (see
+//! `outbox`), so a retry after a crash or a failure finishes only what is missing and never
+//! sends the ghost's message twice.
 
 use ruma::{EventId, OwnedEventId, RoomId};
 use serde_json::Value;
@@ -149,6 +150,7 @@ impl Bridge {
             self.db.record_proxied(&row, now).await?;
         }
         info!(%room, ghost = %ghost, "proxied a message");
+        crate::fault::point("proxy.after-send");
         for original in originals {
             self.redact_original(room, original, &event.event_id).await?;
         }

@@ -3,7 +3,7 @@
 //! open), one-time-key counts and unused fallback key types. Pseudo device IDs (Synapse lists
 //! cross-signing keys as devices) are ignored; an empty count map means zero keys.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use matrix_sdk_crypto::store::types::RoomKeyInfo;
 use ruma::{
@@ -45,6 +45,20 @@ pub struct CryptoTransaction {
 }
 
 impl CryptoTransaction {
+    /// Reads the crypto parts of a transaction body already parsed.
+    pub fn deserialize_lenient(txn: &Value) -> Result<Self, serde_json::Error> {
+        Self::deserialize(txn)
+    }
+
+    /// Whether the transaction's events may need this input first: room keys (to-device
+    /// messages) to decrypt them, device-list changes to encrypt answers to the right devices.
+    pub fn gates_events(&self) -> bool {
+        !self.unstable_to_device.is_empty()
+            || !self.to_device.is_empty()
+            || !self.device_lists.changed.is_empty()
+            || !self.device_lists.left.is_empty()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.unstable_to_device.is_empty()
             && self.to_device.is_empty()
@@ -84,24 +98,31 @@ struct ForIdentity {
 }
 
 impl Crypto {
-    /// Applies a transaction's crypto parts. Fails only if the database does; an identity
+    /// Applies the crypto parts of journal entry `seq`, each identity's part once: an
+    /// identity that took its part is skipped when the entry is applied again (a replayed
+    /// Olm message would wedge its session). Fails only if the database does; an identity
     /// that cannot take its part is listed in `failures` and the others go on.
-    pub async fn receive(&self, txn: &CryptoTransaction) -> Result<Received, CryptoError> {
+    pub async fn receive(&self, seq: i64, txn: &CryptoTransaction) -> Result<Received, CryptoError> {
         if txn.is_empty() {
             return Ok(Received::default());
         }
         let changed: Vec<String> = txn.device_lists.changed.iter().chain(&txn.device_lists.left).cloned().collect();
-        if !changed.is_empty() {
+        if !changed.is_empty() && !self.db.crypto_applied(seq, DEVICE_LISTS).await? {
             self.db.add_device_list_changes(&changed, now_ms()).await?;
+            self.db.mark_crypto_applied(seq, DEVICE_LISTS).await?;
         }
-        let ours: HashSet<(String, String)> = self.db.crypto_devices().await?.into_iter().collect();
+        let ours: HashMap<(String, String), bool> =
+            self.db.crypto_devices().await?.into_iter().map(|(u, d, created)| ((u, d), created)).collect();
         let per = route(txn, &ours);
 
         let mut received = Received::default();
         for (user, input) in per {
             let Ok(user) = UserId::parse(user.as_str()) else { continue };
+            if self.db.crypto_applied(seq, user.as_str()).await? {
+                continue;
+            }
             // One identity's trouble must not cost the others their keys.
-            match self.receive_for(&user, input).await {
+            match self.receive_for(seq, &user, input).await {
                 Ok(keys) => received.room_keys.extend(keys.into_iter().map(|k| (user.clone(), k))),
                 Err(e) => {
                     warn!(%user, error = %e, "could not apply encryption data");
@@ -112,22 +133,32 @@ impl Crypto {
         Ok(received)
     }
 
-    async fn receive_for(&self, user: &UserId, input: ForIdentity) -> Result<Vec<RoomKeyInfo>, CryptoError> {
-        let machine = self.identity(user).await?;
+    /// Feeds one identity its part, without asking the homeserver anything first (its
+    /// machine is opened from its store); what the machine wants to send afterwards (new
+    /// one-time keys, answers) is sent best-effort: it stays queued in the machine otherwise.
+    async fn receive_for(&self, seq: i64, user: &UserId, input: ForIdentity) -> Result<Vec<RoomKeyInfo>, CryptoError> {
+        let machine = self.open_local(user).await?;
         let counts = input.counts.unwrap_or_default();
         let room_keys =
             super::receive_changes(&machine, input.to_device, &DeviceLists::new(), &counts, input.fallback.as_deref())
                 .await?;
-        // Replenished one-time keys, replies to key requests, …
-        requests::flush(&self.hs, &machine).await?;
+        self.db.mark_crypto_applied(seq, user.as_str()).await?;
+        crate::fault::point("crypto.after-apply");
+        if let Err(e) = requests::flush(&self.hs, &machine).await {
+            warn!(%user, error = %e, "could not send what the encryption machine asked for; it stays queued");
+        }
         Ok(room_keys)
     }
 }
 
-/// Splits a transaction's crypto parts by recipient identity, keeping only our devices.
-fn route(txn: &CryptoTransaction, ours: &HashSet<(String, String)>) -> HashMap<String, ForIdentity> {
+/// The pseudo-identity under which a journal entry's device-list changes are recorded once.
+const DEVICE_LISTS: &str = "(device lists)";
+
+/// Splits a transaction's crypto parts by recipient identity, keeping only our devices that
+/// exist on the homeserver (the value in `ours`).
+fn route(txn: &CryptoTransaction, ours: &HashMap<(String, String), bool>) -> HashMap<String, ForIdentity> {
     let mut per: HashMap<String, ForIdentity> = HashMap::new();
-    let is_ours = |user: &str, device: &str| ours.contains(&(user.to_owned(), device.to_owned()));
+    let is_ours = |user: &str, device: &str| ours.get(&(user.to_owned(), device.to_owned())) == Some(&true);
 
     for event in txn.unstable_to_device.iter().chain(&txn.to_device) {
         let user = event.get("to_user_id").and_then(Value::as_str).unwrap_or_default();

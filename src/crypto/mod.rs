@@ -64,7 +64,7 @@ impl CryptoError {
     pub fn is_transient(&self) -> bool {
         match self {
             CryptoError::Homeserver(e) => e.is_transient(),
-            CryptoError::Db(_) => true,
+            CryptoError::Db(e) => e.is_transient(),
             _ => false,
         }
     }
@@ -151,6 +151,22 @@ impl Crypto {
             self.db.set_cross_signing_done(user.as_str(), true).await?;
             info!(%user, %device, "cross-signing identity published");
         }
+        Ok(machine)
+    }
+
+    /// The identity's machine from its store, without asking the homeserver anything (for
+    /// feeding it a transaction's input while the homeserver may be away). Its device must
+    /// exist already: nothing is addressed to a device that does not.
+    pub async fn open_local(&self, user: &UserId) -> Result<IdentityGuard, CryptoError> {
+        let row = self
+            .db
+            .crypto_identity(user.as_str())
+            .await?
+            .filter(|row| row.device_created)
+            .ok_or_else(|| CryptoError::Invalid(format!("{user} has no device yet")))?;
+        let device: OwnedDeviceId = row.device_id.as_str().into();
+        let machine = self.machines.get(&user.to_owned(), &device).await?;
+        self.apply_device_changes(&machine, row.device_changes_seen).await?;
         Ok(machine)
     }
 

@@ -75,10 +75,13 @@ impl Db {
         Ok(())
     }
 
-    /// Every identity's (user, device) pair: which to-device recipients are ours.
-    pub async fn crypto_devices(&self) -> DbResult<Vec<(String, String)>> {
-        let rows = sqlx::query("SELECT user_id, device_id FROM crypto_identities").fetch_all(self.pool()).await?;
-        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    /// Every identity's (user, device, whether the device exists on the homeserver): which
+    /// to-device recipients are ours.
+    pub async fn crypto_devices(&self) -> DbResult<Vec<(String, String, bool)>> {
+        let rows = sqlx::query("SELECT user_id, device_id, device_created FROM crypto_identities")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
     }
 
     pub async fn add_device_list_changes(&self, users: &[String], now: i64) -> DbResult<()> {
@@ -226,30 +229,13 @@ impl Db {
         Ok(())
     }
 
-    /// Parked events of a room session (for retry when its key arrives).
-    pub async fn parked_for_session(&self, room_id: &str, session_id: &str) -> DbResult<Vec<ParkedEvent>> {
+    pub async fn parked_event(&self, event_id: &str) -> DbResult<Option<ParkedEvent>> {
         Ok(sqlx::query_as::<_, ParkedEvent>(
-            "SELECT event_id, room_id, session_id, event, parked_at FROM parked_events \
-             WHERE room_id = $1 AND session_id = $2 ORDER BY parked_at",
+            "SELECT event_id, room_id, session_id, event, parked_at FROM parked_events WHERE event_id = $1",
         )
-        .bind(room_id)
-        .bind(session_id)
-        .fetch_all(self.pool())
+        .bind(event_id)
+        .fetch_optional(self.pool())
         .await?)
-    }
-
-    /// Every parked event, oldest first.
-    pub async fn parked_events(&self) -> DbResult<Vec<ParkedEvent>> {
-        Ok(sqlx::query_as::<_, ParkedEvent>(
-            "SELECT event_id, room_id, session_id, event, parked_at FROM parked_events ORDER BY parked_at",
-        )
-        .fetch_all(self.pool())
-        .await?)
-    }
-
-    pub async fn unpark_event(&self, event_id: &str) -> DbResult<()> {
-        sqlx::query("DELETE FROM parked_events WHERE event_id = $1").bind(event_id).execute(self.pool()).await?;
-        Ok(())
     }
 }
 
@@ -296,8 +282,8 @@ mod tests {
             parked_at: 5,
         };
         db.park_event(&p).await.unwrap();
-        assert_eq!(db.parked_for_session("!r:x", "S").await.unwrap(), vec![p]);
-        db.unpark_event("$e").await.unwrap();
-        assert!(db.parked_events().await.unwrap().is_empty());
+        db.park_event(&ParkedEvent { parked_at: 9, ..p.clone() }).await.unwrap();
+        assert_eq!(db.parked_event("$e").await.unwrap(), Some(p), "parking again keeps the first time");
+        assert!(db.parked_event("$other").await.unwrap().is_none());
     }
 }

@@ -110,8 +110,8 @@ mod tests {
     #[tokio::test]
     async fn ghost_lifecycle() {
         let db = test_db().await;
-        let s = db.create_system("@o:x", "o", None, 1).await.unwrap();
-        let m = db.create_member(s.id, "Alice", 1).await.unwrap();
+        let s = db.create_system("@o:x", "o", None, None, 1).await.unwrap();
+        let m = db.create_member(s.id, "Alice", None, 1).await.unwrap();
         let g = "@_plural_o_alice:x";
         db.upsert_ghost(g, m.id, &s.slug, &m.slug, 1).await.unwrap();
         db.upsert_ghost(g, m.id, &s.slug, &m.slug, 2).await.unwrap();
@@ -129,7 +129,7 @@ mod tests {
         // Deleting the member keeps the ghost row, and its slug is not handed out again.
         db.delete_member(m.id).await.unwrap();
         assert_eq!(db.ghost(g).await.unwrap().unwrap().member_id, None);
-        let again = db.create_member(s.id, "Alice", 3).await.unwrap();
+        let again = db.create_member(s.id, "Alice", None, 3).await.unwrap();
         assert_eq!(again.slug, "alice-2");
     }
 }

@@ -5,6 +5,7 @@ mod crypto;
 mod ghosts;
 mod journal;
 mod messages;
+mod queue;
 mod systems;
 
 use std::{str::FromStr, time::Duration};
@@ -13,8 +14,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use crypto::{CryptoIdentity, ParkedEvent, RoomInfo};
 pub use ghosts::Ghost;
-pub use journal::JournalEntry;
+pub use journal::{CryptoInput, JournalEntry, QueuedEvent, body_hash};
 pub use messages::ProxiedMessage;
+pub use queue::{RoomEventRow, Settled};
 pub use systems::{Member, System};
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +32,27 @@ pub enum DbError {
 }
 
 pub type DbResult<T> = Result<T, DbError>;
+
+impl DbError {
+    /// Whether trying again later could succeed: the database was busy or locked, a
+    /// connection could not be had, or the disk hiccuped. A constraint violation or a bad
+    /// row is permanent.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            DbError::Sqlx(e) => match e {
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+                sqlx::Error::Database(db) => {
+                    // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
+                    let code = db.code().and_then(|c| c.parse::<i64>().ok()).unwrap_or(0);
+                    matches!(code & 0xff, 5 | 6)
+                }
+                _ => false,
+            },
+            DbError::Io(_) => true,
+            DbError::Migrate(_) | DbError::Invalid(_) => false,
+        }
+    }
+}
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
@@ -76,15 +99,22 @@ impl Db {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
-    /// Deletes what is no longer needed: processed journal bodies and old event IDs.
+    /// Deletes what is no longer needed: processed journal bodies, old event IDs and records.
     pub async fn prune(&self, now: i64) -> DbResult<()> {
         const DAY: i64 = 24 * 60 * 60 * 1000;
         sqlx::query("DELETE FROM journal WHERE processed_at IS NOT NULL AND processed_at < $1")
             .bind(now - 7 * DAY)
             .execute(&self.pool)
             .await?;
-        sqlx::query("DELETE FROM processed_events WHERE processed_at < $1")
-            .bind(now - 30 * DAY)
+        // Settled events are remembered for 30 days (the homeserver may deliver one again).
+        for q in [
+            "DELETE FROM room_events WHERE state IN ('done', 'dead') AND settled_at < $1",
+            "DELETE FROM effects WHERE done_at < $1",
+            "DELETE FROM command_results WHERE created_at < $1",
+        ] {
+            sqlx::query(q).bind(now - 30 * DAY).execute(&self.pool).await?;
+        }
+        sqlx::query("DELETE FROM crypto_applied WHERE journal_seq < (SELECT COALESCE(MIN(seq), 0) FROM journal)")
             .execute(&self.pool)
             .await?;
         sqlx::query("DELETE FROM pending_confirmations WHERE expires_at < $1").bind(now).execute(&self.pool).await?;

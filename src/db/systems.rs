@@ -22,6 +22,8 @@ pub struct System {
     pub autoproxy_member_id: Option<i64>,
     pub latch_member_id: Option<i64>,
     pub latch_at: Option<i64>,
+    /// The event whose `system new` created it.
+    pub created_by_event: Option<String>,
 }
 
 impl System {
@@ -43,11 +45,13 @@ pub struct Member {
     pub name: String,
     pub display_name: Option<String>,
     pub avatar_url: Option<String>,
+    /// The event whose `member new` created it.
+    pub created_by_event: Option<String>,
 }
 
 const SYSTEM_COLS: &str =
-    "s.id, s.short_id, s.slug, s.name, s.tag, s.autoproxy_mode, s.autoproxy_member_id, s.latch_member_id, s.latch_at";
-const MEMBER_COLS: &str = "id, system_id, short_id, slug, name, display_name, avatar_url";
+    "s.id, s.short_id, s.slug, s.name, s.tag, s.autoproxy_mode, s.autoproxy_member_id, s.latch_member_id, s.latch_at, s.created_by_event";
+const MEMBER_COLS: &str = "id, system_id, short_id, slug, name, display_name, avatar_url, created_by_event";
 
 fn random_u32() -> u32 {
     rand::random()
@@ -80,14 +84,19 @@ impl Db {
     }
 
     /// Creates a system owned by `owner`, its slug derived from `slug_source` (the owner's
-    /// localpart) and made unique.
+    /// localpart) and made unique. With `cause` (the command's event), a second call for the
+    /// same event returns the system the first made.
     pub async fn create_system(
         &self,
         owner: &str,
         slug_source: &str,
         name: Option<&str>,
+        cause: Option<&str>,
         now: i64,
     ) -> DbResult<System> {
+        if let Some(made) = self.made_by::<System>("systems s", SYSTEM_COLS, cause).await? {
+            return Ok(made);
+        }
         let mut tx = self.write_tx().await?;
         let base = slugify(slug_source).unwrap_or_else(|| "system".to_owned());
         let taken: Vec<String> = sqlx::query_scalar("SELECT slug FROM systems WHERE slug = $1 OR slug LIKE $2")
@@ -107,12 +116,14 @@ impl Db {
             }
         };
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO systems (short_id, slug, name, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            "INSERT INTO systems (short_id, slug, name, created_at, created_by_event) VALUES ($1, $2, $3, $4, $5) \
+             RETURNING id",
         )
         .bind(&short)
         .bind(&slug)
         .bind(name)
         .bind(now)
+        .bind(cause)
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query("INSERT INTO accounts (user_id, system_id, created_at) VALUES ($1, $2, $3)")
@@ -205,8 +216,13 @@ impl Db {
             .await?)
     }
 
-    /// Creates a member with a slug derived from its name, unique within the system.
-    pub async fn create_member(&self, system_id: i64, name: &str, now: i64) -> DbResult<Member> {
+    /// Creates a member with a slug derived from its name, unique within the system. With
+    /// `cause` (the command's event), a second call for the same event returns the member the
+    /// first made.
+    pub async fn create_member(&self, system_id: i64, name: &str, cause: Option<&str>, now: i64) -> DbResult<Member> {
+        if let Some(made) = self.made_by::<Member>("members", MEMBER_COLS, cause).await? {
+            return Ok(made);
+        }
         let mut tx = self.write_tx().await?;
         let base = slugify(name).unwrap_or_else(|| "member".to_owned());
         let taken: Vec<String> =
@@ -236,17 +252,33 @@ impl Db {
             }
         };
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO members (system_id, short_id, slug, name, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO members (system_id, short_id, slug, name, created_at, created_by_event) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(system_id)
         .bind(&short)
         .bind(&slug)
         .bind(name)
         .bind(now)
+        .bind(cause)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
         self.member_by_id(id).await?.ok_or_else(|| DbError::Invalid("member vanished after insert".into()))
+    }
+
+    /// The row of `table` that the event `cause` created, if any.
+    async fn made_by<T>(&self, table: &str, cols: &str, cause: Option<&str>) -> DbResult<Option<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+    {
+        let Some(cause) = cause else { return Ok(None) };
+        let alias = table.split(' ').nth(1).map(|a| format!("{a}.")).unwrap_or_default();
+        let sql = format!("SELECT {cols} FROM {table} WHERE {alias}created_by_event = $1");
+        Ok(sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql))
+            .bind(cause)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     pub async fn rename_member(&self, member_id: i64, name: &str) -> DbResult<()> {
@@ -279,17 +311,16 @@ impl Db {
     /// Deletes a member (its tags go with it) and clears autoproxy references to it.
     pub async fn delete_member(&self, member_id: i64) -> DbResult<()> {
         let mut tx = self.write_tx().await?;
-        sqlx::query(
-            "UPDATE systems SET autoproxy_member_id = NULL, autoproxy_mode = 'off' WHERE autoproxy_member_id = $1",
-        )
-        .bind(member_id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE systems SET latch_member_id = NULL, latch_at = NULL WHERE latch_member_id = $1")
-            .bind(member_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM members WHERE id = $1").bind(member_id).execute(&mut *tx).await?;
+        delete_member_in(&mut tx, member_id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a member and records the answer to the command that did it, together.
+    pub async fn delete_member_answered(&self, member_id: i64, event_id: &str, answer: &str, now: i64) -> DbResult<()> {
+        let mut tx = self.write_tx().await?;
+        delete_member_in(&mut tx, member_id).await?;
+        record_answer_in(&mut tx, event_id, answer, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -350,45 +381,95 @@ impl Db {
         Ok(())
     }
 
-    /// Takes (removes and returns) the pending action of `user_id` in `room_id`, if not expired.
-    pub async fn take_confirmation(&self, user_id: &str, room_id: &str, now: i64) -> DbResult<Option<String>> {
-        let action: Option<String> = sqlx::query_scalar(
-            "DELETE FROM pending_confirmations WHERE user_id = $1 AND room_id = $2 AND expires_at >= $3 RETURNING action",
+    /// The pending action of `user_id` in `room_id`, if not expired.
+    pub async fn pending_confirmation(&self, user_id: &str, room_id: &str, now: i64) -> DbResult<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT action FROM pending_confirmations WHERE user_id = $1 AND room_id = $2 AND expires_at >= $3",
         )
         .bind(user_id)
         .bind(room_id)
         .bind(now)
         .fetch_optional(self.pool())
-        .await?;
-        Ok(action)
+        .await?)
     }
+
+    /// Removes the pending action of `user_id` in `room_id`; with `deletion` = (member,
+    /// confirming event, answer, now), deletes the member and records the answer in the same
+    /// transaction.
+    pub async fn settle_confirmation(
+        &self,
+        user_id: &str,
+        room_id: &str,
+        deletion: Option<(i64, &str, &str, i64)>,
+    ) -> DbResult<()> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query("DELETE FROM pending_confirmations WHERE user_id = $1 AND room_id = $2")
+            .bind(user_id)
+            .bind(room_id)
+            .execute(&mut *tx)
+            .await?;
+        if let Some((member_id, event_id, answer, now)) = deletion {
+            delete_member_in(&mut tx, member_id).await?;
+            record_answer_in(&mut tx, event_id, answer, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
+
+async fn delete_member_in(tx: &mut Tx, member_id: i64) -> DbResult<()> {
+    sqlx::query("UPDATE systems SET autoproxy_member_id = NULL, autoproxy_mode = 'off' WHERE autoproxy_member_id = $1")
+        .bind(member_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE systems SET latch_member_id = NULL, latch_at = NULL WHERE latch_member_id = $1")
+        .bind(member_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM members WHERE id = $1").bind(member_id).execute(&mut **tx).await?;
+    Ok(())
+}
+
+async fn record_answer_in(tx: &mut Tx, event_id: &str, answer: &str, now: i64) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO command_results (event_id, reply, created_at) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING",
+    )
+    .bind(event_id)
+    .bind(answer)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use crate::core::{autoproxy::Mode, tags::ProxyTag};
+    use crate::db::CryptoInput;
     use crate::db::test_db;
 
     #[tokio::test]
     async fn systems_get_unique_slugs() {
         let db = test_db().await;
-        let a = db.create_system("@Alice:x", "Alice", Some("A"), 1).await.unwrap();
-        let b = db.create_system("@alice:y", "alice", None, 2).await.unwrap();
-        let c = db.create_system("@alice:z", "alice", None, 3).await.unwrap();
+        let a = db.create_system("@Alice:x", "Alice", Some("A"), None, 1).await.unwrap();
+        let b = db.create_system("@alice:y", "alice", None, None, 2).await.unwrap();
+        let c = db.create_system("@alice:z", "alice", None, None, 3).await.unwrap();
         assert_eq!((a.slug.as_str(), b.slug.as_str(), c.slug.as_str()), ("alice", "alice-2", "alice-3"));
         assert_ne!(a.short_id, b.short_id);
         assert_eq!(db.system_for_account("@Alice:x").await.unwrap().unwrap().id, a.id);
         assert!(db.system_for_account("@nobody:x").await.unwrap().is_none());
-        assert!(db.create_system("@Alice:x", "again", None, 4).await.is_err(), "one system per account");
+        assert!(db.create_system("@Alice:x", "again", None, None, 4).await.is_err(), "one system per account");
         assert_eq!(db.system_by_reference("ALICE-2").await.unwrap().unwrap().id, b.id);
     }
 
     #[tokio::test]
     async fn members_tags_and_lookup() {
         let db = test_db().await;
-        let s = db.create_system("@o:x", "o", None, 1).await.unwrap();
-        let alice = db.create_member(s.id, "Alice Bee", 1).await.unwrap();
-        let alice2 = db.create_member(s.id, "alice bee", 2).await.unwrap();
+        let s = db.create_system("@o:x", "o", None, None, 1).await.unwrap();
+        let alice = db.create_member(s.id, "Alice Bee", None, 1).await.unwrap();
+        let alice2 = db.create_member(s.id, "alice bee", None, 2).await.unwrap();
         assert_eq!((alice.slug.as_str(), alice2.slug.as_str()), ("alice-bee", "alice-bee-2"));
         assert_eq!(db.find_member(s.id, "ALICE BEE").await.unwrap().unwrap().id, alice.id);
         assert_eq!(db.find_member(s.id, "alice-bee-2").await.unwrap().unwrap().id, alice2.id);
@@ -415,15 +496,16 @@ mod tests {
         // The worker's read-then-write transactions run while the intake keeps writing.
         let dir = tempfile::tempdir().unwrap();
         let db = crate::db::Db::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.unwrap();
-        let s = db.create_system("@o:x", "o", None, 1).await.unwrap();
+        let s = db.create_system("@o:x", "o", None, None, 1).await.unwrap();
         let writer = db.clone();
         let intake = tokio::spawn(async move {
             for i in 0..400 {
-                writer.journal_insert(&format!("t{i}"), b"{}", i).await.unwrap();
+                let body = format!("{{\"n\":{i}}}");
+                writer.journal_insert(&format!("t{i}"), body.as_bytes(), &[], CryptoInput::None, i).await.unwrap();
             }
         });
         for i in 0..60 {
-            db.create_member(s.id, &format!("m{i}"), i).await.unwrap();
+            db.create_member(s.id, &format!("m{i}"), None, i).await.unwrap();
         }
         intake.await.unwrap();
         assert_eq!(db.members(s.id).await.unwrap().len(), 60);
@@ -433,9 +515,40 @@ mod tests {
     async fn confirmations_expire() {
         let db = test_db().await;
         db.set_confirmation("@u:x", "!r:x", "delete 1", 100).await.unwrap();
-        assert!(db.take_confirmation("@u:x", "!r:x", 101).await.unwrap().is_none());
+        assert!(db.pending_confirmation("@u:x", "!r:x", 101).await.unwrap().is_none());
         db.set_confirmation("@u:x", "!r:x", "delete 2", 200).await.unwrap();
-        assert_eq!(db.take_confirmation("@u:x", "!r:x", 150).await.unwrap().as_deref(), Some("delete 2"));
-        assert!(db.take_confirmation("@u:x", "!r:x", 150).await.unwrap().is_none(), "taken once");
+        assert_eq!(db.pending_confirmation("@u:x", "!r:x", 150).await.unwrap().as_deref(), Some("delete 2"));
+        assert!(db.pending_confirmation("@u:x", "!r:x", 150).await.unwrap().is_some(), "still there until settled");
+        db.settle_confirmation("@u:x", "!r:x", None).await.unwrap();
+        assert!(db.pending_confirmation("@u:x", "!r:x", 150).await.unwrap().is_none());
+    }
+
+    /// Regression: a confirmed deletion was taken out of the table before the deletion was
+    /// done, so a retry after a failure did nothing. Now both happen together, with the answer.
+    #[tokio::test]
+    async fn a_confirmed_deletion_settles_with_its_answer() {
+        let db = test_db().await;
+        let s = db.create_system("@o:x", "o", None, None, 1).await.unwrap();
+        let m = db.create_member(s.id, "Alice", None, 1).await.unwrap();
+        db.set_confirmation("@o:x", "!r:x", "delete-member:1", 200).await.unwrap();
+        db.settle_confirmation("@o:x", "!r:x", Some((m.id, "$confirm", "deleted", 2))).await.unwrap();
+        assert!(db.member_by_id(m.id).await.unwrap().is_none());
+        assert!(db.pending_confirmation("@o:x", "!r:x", 3).await.unwrap().is_none());
+        assert_eq!(db.command_result("$confirm").await.unwrap().as_deref(), Some("deleted"));
+    }
+
+    /// Regression: a retried `member new` made a second member (`alice-2`).
+    #[tokio::test]
+    async fn creating_again_for_the_same_event_returns_the_first() {
+        let db = test_db().await;
+        let s = db.create_system("@o:x", "o", None, Some("$sys"), 1).await.unwrap();
+        let again = db.create_system("@o:x", "o", None, Some("$sys"), 2).await.unwrap();
+        assert_eq!(s, again);
+        let a = db.create_member(s.id, "Alice", Some("$new"), 1).await.unwrap();
+        let b = db.create_member(s.id, "Alice", Some("$new"), 2).await.unwrap();
+        assert_eq!(a, b);
+        assert_eq!(db.members(s.id).await.unwrap().len(), 1);
+        let other = db.create_member(s.id, "Alice", Some("$other"), 3).await.unwrap();
+        assert_eq!(other.slug, "alice-2", "another event makes another member");
     }
 }

@@ -1,0 +1,260 @@
+//! The room-event queue (one ordered line per room), dead letters, and the records that make
+//! every effect happen once: writes to the homeserver by cause, and command answers.
+
+use super::{Db, DbResult};
+
+/// A queued room event.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RoomEventRow {
+    pub id: i64,
+    pub event_id: String,
+    pub room_id: String,
+    pub journal_seq: i64,
+    pub body: String,
+    pub received_at: i64,
+    pub attempts: i64,
+    pub not_before: i64,
+}
+
+/// How an event's handling ended, for the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    Done,
+    /// Waits for its room key; taken up again when a key arrives or by the sweep.
+    Parked,
+}
+
+const ROW: &str = "id, event_id, room_id, journal_seq, body, received_at, attempts, not_before";
+
+impl Db {
+    /// Rooms whose next event may be handled now: due, and not waiting for crypto input of
+    /// transaction `watermark` or later. Oldest first, at most `limit`.
+    pub async fn ready_rooms(&self, now: i64, watermark: i64, limit: i64) -> DbResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT e.room_id FROM room_events e \
+             WHERE e.id IN (SELECT MIN(id) FROM room_events WHERE state = 'pending' GROUP BY room_id) \
+             AND e.not_before <= $1 AND e.journal_seq < $2 ORDER BY e.id LIMIT $3",
+        )
+        .bind(now)
+        .bind(watermark)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// When the next deferred room head becomes due, if any.
+    pub async fn next_due(&self) -> DbResult<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT MIN(not_before) FROM room_events \
+             WHERE id IN (SELECT MIN(id) FROM room_events WHERE state = 'pending' GROUP BY room_id)",
+        )
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    /// The room's oldest pending event, if it may be handled now.
+    pub async fn room_head(&self, room_id: &str, now: i64, watermark: i64) -> DbResult<Option<RoomEventRow>> {
+        let sql = format!("SELECT {ROW} FROM room_events WHERE state = 'pending' AND room_id = $1 ORDER BY id LIMIT 1");
+        let head: Option<RoomEventRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(room_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(head.filter(|h| h.not_before <= now && h.journal_seq < watermark))
+    }
+
+    pub async fn pending_events(&self) -> DbResult<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM room_events WHERE state = 'pending'")
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    /// Settles an event (a parked event that is done also leaves the parking lot).
+    pub async fn settle_event(&self, id: i64, how: Settled, now: i64) -> DbResult<()> {
+        let state = match how {
+            Settled::Done => "done",
+            Settled::Parked => "parked",
+        };
+        let mut tx = self.write_tx().await?;
+        sqlx::query("UPDATE room_events SET state = $1, settled_at = $2 WHERE id = $3")
+            .bind(state)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if how == Settled::Done {
+            sqlx::query("DELETE FROM parked_events WHERE event_id = (SELECT event_id FROM room_events WHERE id = $1)")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Leaves an event pending, to be tried again from `not_before` on.
+    pub async fn defer_event(&self, id: i64, attempts: i64, not_before: i64, error: &str) -> DbResult<()> {
+        sqlx::query("UPDATE room_events SET attempts = $1, not_before = $2, last_error = $3 WHERE id = $4")
+            .bind(attempts)
+            .bind(not_before)
+            .bind(error)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Gives up on an event: it moves to the dead letters with `reason`. Returns `false` if
+    /// it was there already.
+    pub async fn dead_letter(&self, row: &RoomEventRow, sender: Option<&str>, reason: &str, now: i64) -> DbResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(
+            "INSERT INTO dead_letters (event_id, room_id, sender, reason, attempts, body, dead_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(&row.event_id)
+        .bind(&row.room_id)
+        .bind(sender)
+        .bind(reason)
+        .bind(row.attempts)
+        .bind(&row.body)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE room_events SET state = 'dead', settled_at = $1, last_error = $2 WHERE id = $3")
+            .bind(now)
+            .bind(reason)
+            .bind(row.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM parked_events WHERE event_id = $1").bind(&row.event_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn dead_letter_count(&self) -> DbResult<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM dead_letters").fetch_one(self.pool()).await?)
+    }
+
+    /// Puts parked events back in their rooms' lines: those of one session (its key came), or
+    /// all of them (the periodic sweep). Returns how many.
+    pub async fn unpark(&self, session: Option<(&str, &str)>) -> DbResult<u64> {
+        let done = match session {
+            Some((room, session)) => sqlx::query(
+                "UPDATE room_events SET state = 'pending', not_before = 0 WHERE state = 'parked' AND event_id IN \
+                 (SELECT event_id FROM parked_events WHERE room_id = $1 AND session_id = $2)",
+            )
+            .bind(room)
+            .bind(session)
+            .execute(self.pool())
+            .await?,
+            None => {
+                sqlx::query("UPDATE room_events SET state = 'pending', not_before = 0 WHERE state = 'parked'")
+                    .execute(self.pool())
+                    .await?
+            }
+        };
+        Ok(done.rows_affected())
+    }
+
+    /// The result of a write already made for (`cause`, `purpose`).
+    pub async fn effect(&self, cause: &str, purpose: &str) -> DbResult<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT result FROM effects WHERE cause = $1 AND purpose = $2")
+            .bind(cause)
+            .bind(purpose)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    pub async fn record_effect(&self, cause: &str, purpose: &str, result: &str, now: i64) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO effects (cause, purpose, result, done_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (cause, purpose) DO NOTHING",
+        )
+        .bind(cause)
+        .bind(purpose)
+        .bind(result)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The answer already given to the command in `event_id`.
+    pub async fn command_result(&self, event_id: &str) -> DbResult<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT reply FROM command_results WHERE event_id = $1")
+            .bind(event_id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    pub async fn record_command_result(&self, event_id: &str, reply: &str, now: i64) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO command_results (event_id, reply, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(event_id)
+        .bind(reply)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Settled;
+    use crate::db::{CryptoInput, QueuedEvent, test_db};
+
+    fn ev(id: &str, room: &str) -> QueuedEvent {
+        QueuedEvent { event_id: id.into(), room_id: room.into(), body: "{}".into() }
+    }
+
+    #[tokio::test]
+    async fn rooms_are_lines_and_a_deferred_head_holds_only_its_room() {
+        let db = test_db().await;
+        let events = [ev("$a1", "!a"), ev("$b1", "!b"), ev("$a2", "!a")];
+        db.journal_insert("1", b"x", &events, CryptoInput::None, 1).await.unwrap();
+        assert_eq!(db.ready_rooms(10, i64::MAX, 10).await.unwrap(), vec!["!a".to_owned(), "!b".to_owned()]);
+        let head = db.room_head("!a", 10, i64::MAX).await.unwrap().unwrap();
+        assert_eq!(head.event_id, "$a1");
+        db.defer_event(head.id, 1, 100, "homeserver down").await.unwrap();
+        assert_eq!(db.ready_rooms(10, i64::MAX, 10).await.unwrap(), vec!["!b".to_owned()]);
+        assert!(db.room_head("!a", 10, i64::MAX).await.unwrap().is_none(), "the room keeps its order");
+        assert_eq!(db.next_due().await.unwrap(), Some(0), "!b is due now");
+        let b = db.room_head("!b", 10, i64::MAX).await.unwrap().unwrap();
+        db.settle_event(b.id, Settled::Done, 11).await.unwrap();
+        assert_eq!(db.next_due().await.unwrap(), Some(100));
+        assert_eq!(db.room_head("!a", 100, i64::MAX).await.unwrap().unwrap().event_id, "$a1");
+        // Crypto input of transaction 1 not applied: its events wait.
+        assert!(db.ready_rooms(100, 1, 10).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn parked_events_come_back_and_dead_letters_are_final() {
+        let db = test_db().await;
+        db.journal_insert("1", b"x", &[ev("$p", "!a"), ev("$q", "!a")], CryptoInput::None, 1).await.unwrap();
+        let p = db.room_head("!a", 1, i64::MAX).await.unwrap().unwrap();
+        db.settle_event(p.id, Settled::Parked, 2).await.unwrap();
+        assert_eq!(db.room_head("!a", 2, i64::MAX).await.unwrap().unwrap().event_id, "$q", "parked ones step aside");
+        assert_eq!(db.unpark(None).await.unwrap(), 1);
+        let q_head = db.room_head("!a", 2, i64::MAX).await.unwrap().unwrap();
+        assert_eq!(q_head.event_id, "$p", "back in its place");
+        assert!(db.dead_letter(&q_head, Some("@u:x"), "boom", 3).await.unwrap());
+        assert!(!db.dead_letter(&q_head, Some("@u:x"), "boom", 3).await.unwrap());
+        assert_eq!(db.dead_letter_count().await.unwrap(), 1);
+        assert_eq!(db.room_head("!a", 3, i64::MAX).await.unwrap().unwrap().event_id, "$q");
+    }
+
+    #[tokio::test]
+    async fn effects_and_command_results_are_kept() {
+        let db = test_db().await;
+        assert!(db.effect("$e", "proxy").await.unwrap().is_none());
+        db.record_effect("$e", "proxy", "$ghost", 1).await.unwrap();
+        db.record_effect("$e", "proxy", "$other", 2).await.unwrap();
+        assert_eq!(db.effect("$e", "proxy").await.unwrap().as_deref(), Some("$ghost"), "the first record stays");
+        assert!(db.effect("$e", "reply").await.unwrap().is_none());
+        db.record_command_result("$c", "✅ done", 1).await.unwrap();
+        assert_eq!(db.command_result("$c").await.unwrap().as_deref(), Some("✅ done"));
+    }
+}

@@ -1,0 +1,192 @@
+//! The engine: what happens to a transaction after the intake journaled it. Two supervised
+//! loops share the work:
+//!
+//! - the crypto stage ([`crypto_stage`]) takes transactions in arrival order and applies
+//!   their crypto input (to-device messages, device lists, key counts) once per identity;
+//! - the room scheduler ([`rooms`]) runs one line per room: each room's events strictly in
+//!   order, different rooms in parallel (at most `engine.rooms_in_flight` at once). An event
+//!   waits until the crypto input of its own and every earlier transaction that could matter
+//!   to it is applied.
+//!
+//! Every event ends up settled: done, parked (waiting for its room key), or a dead letter
+//! with its reason. Nothing is acknowledged before it is journaled; after a crash every room
+//! resumes where it stopped.
+
+mod crypto_stage;
+mod rooms;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use serde_json::Value;
+use tokio::sync::{Notify, watch};
+use tracing::{error, info, warn};
+
+use crate::{
+    bridge::Bridge,
+    crypto::CryptoTransaction,
+    db::{CryptoInput, Db, QueuedEvent},
+};
+
+/// A transaction whose handling fails only because the homeserver is unreachable (or busy)
+/// is tried again, for up to this long after it arrived; then it becomes a dead letter.
+pub const DEFER_FOR_MS: i64 = 60 * 60 * 1000;
+
+/// Settings from the config's `[engine]` section.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// How many rooms may have an event in hand at once.
+    pub rooms_in_flight: usize,
+}
+
+/// Wakes the two loops when there is new work.
+#[derive(Debug, Clone, Default)]
+pub struct Wakers {
+    pub crypto: Arc<Notify>,
+    pub rooms: Arc<Notify>,
+}
+
+impl Wakers {
+    /// After a transaction was stored.
+    pub fn stored(&self, crypto: CryptoInput) {
+        if crypto != CryptoInput::None {
+            self.crypto.notify_one();
+        }
+        self.rooms.notify_one();
+    }
+}
+
+/// The room events of a transaction body, ready for the queue. Events without an event or
+/// room ID are not room events and are left out.
+pub fn queued_events(events: &[Value]) -> Vec<QueuedEvent> {
+    events
+        .iter()
+        .filter_map(|e| {
+            let event_id = e.get("event_id")?.as_str()?;
+            let room_id = e.get("room_id")?.as_str()?;
+            Some(QueuedEvent { event_id: event_id.to_owned(), room_id: room_id.to_owned(), body: e.to_string() })
+        })
+        .collect()
+}
+
+/// What a transaction's crypto input means for its events (nothing, when encryption is off).
+pub fn crypto_input(txn: &Value, encryption: bool) -> CryptoInput {
+    if !encryption {
+        return CryptoInput::None;
+    }
+    let Ok(crypto) = CryptoTransaction::deserialize_lenient(txn) else {
+        return CryptoInput::Gating; // unreadable here: let the crypto stage look at it
+    };
+    if crypto.is_empty() {
+        CryptoInput::None
+    } else if crypto.gates_events() {
+        CryptoInput::Gating
+    } else {
+        CryptoInput::Background
+    }
+}
+
+pub struct Engine {
+    db: Db,
+    bridge: Bridge,
+    wakers: Wakers,
+    settings: EngineSettings,
+}
+
+impl Engine {
+    pub fn new(db: Db, bridge: Bridge, wakers: Wakers, settings: EngineSettings) -> Self {
+        Self { db, bridge, wakers, settings }
+    }
+
+    /// Runs both loops until `shutdown` turns true; an event in hand is finished first.
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        match (self.db.journal_pending_count().await, self.db.pending_events().await) {
+            (Ok(0), Ok(0)) => {}
+            (Ok(txns), Ok(events)) => info!(txns, events, "resuming unfinished work"),
+            (Err(e), _) | (_, Err(e)) => warn!(error = %e, "could not count unfinished work"),
+        }
+        let crypto = {
+            let (db, bridge, wakers, stop) = (self.db.clone(), self.bridge.clone(), self.wakers.clone(), shutdown.clone());
+            supervise("crypto stage", shutdown.clone(), move || {
+                crypto_stage::run(db.clone(), bridge.clone(), wakers.clone(), stop.clone())
+            })
+        };
+        let rooms = {
+            let (db, bridge, wakers, stop) = (self.db.clone(), self.bridge.clone(), self.wakers.clone(), shutdown.clone());
+            let limit = self.settings.rooms_in_flight.max(1);
+            supervise("room scheduler", shutdown.clone(), move || {
+                rooms::run(db.clone(), bridge.clone(), wakers.rooms.clone(), limit, stop.clone())
+            })
+        };
+        tokio::join!(crypto, rooms);
+    }
+}
+
+/// Runs `task` in its own tokio task and starts it again if it dies (a panic), a second
+/// later, until `shutdown`.
+async fn supervise<F, Fut>(name: &'static str, shutdown: watch::Receiver<bool>, task: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    loop {
+        match tokio::spawn(task()).await {
+            Ok(()) => return,
+            Err(e) => {
+                error!(loop_name = name, error = %e, "the loop died; starting it again");
+                if *shutdown.borrow() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// Exponential backoff with ±25 % jitter: 2 s, 4 s, … capped at 60 s.
+fn backoff_ms(attempt: i64) -> i64 {
+    let base = 2_000i64.saturating_mul(1 << attempt.clamp(0, 5)).min(60_000);
+    let jitter = 0.75 + rand::random::<f64>() * 0.5;
+    (base as f64 * jitter) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn only_room_events_are_queued() {
+        let events = vec![
+            json!({"event_id": "$a", "room_id": "!r", "type": "m.room.message"}),
+            json!({"type": "m.presence", "sender": "@u:x"}),
+            json!({"event_id": "$b", "type": "m.room.message"}),
+        ];
+        let q = queued_events(&events);
+        assert_eq!(q.len(), 1);
+        assert_eq!((q[0].event_id.as_str(), q[0].room_id.as_str()), ("$a", "!r"));
+        assert_eq!(serde_json::from_str::<Value>(&q[0].body).unwrap(), events[0]);
+    }
+
+    #[test]
+    fn crypto_input_kinds() {
+        let plain = json!({"events": []});
+        let counts = json!({"events": [], "org.matrix.msc3202.device_one_time_keys_count": {"@g:x": {"D": {}}}});
+        let keys = json!({"events": [], "de.sorunome.msc2409.to_device": [{"type": "m.room.encrypted"}]});
+        let lists = json!({"events": [], "org.matrix.msc3202.device_lists": {"changed": ["@u:x"]}});
+        assert_eq!(crypto_input(&plain, true), CryptoInput::None);
+        assert_eq!(crypto_input(&counts, true), CryptoInput::Background);
+        assert_eq!(crypto_input(&keys, true), CryptoInput::Gating);
+        assert_eq!(crypto_input(&lists, true), CryptoInput::Gating);
+        assert_eq!(crypto_input(&keys, false), CryptoInput::None, "encryption off: nothing to apply");
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for n in 0..12 {
+            let d = backoff_ms(n);
+            assert!((1_500..=75_000).contains(&d), "{n}: {d}");
+        }
+        assert!(backoff_ms(0) < 2_600 && backoff_ms(10) >= 45_000);
+    }
+}

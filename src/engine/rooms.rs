@@ -1,0 +1,168 @@
+//! The room scheduler: one line per room. A room's events are handled strictly in order; up
+//! to `limit` rooms are in hand at once, so a room whose homeserver calls are slow or failing
+//! holds up nobody else. Each event is handled in a task of its own, so a panic is caught and
+//! counted like a failure; an event that keeps failing becomes a dead letter.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Duration,
+};
+
+use serde_json::Value;
+use tokio::{
+    sync::{Notify, watch},
+    task::JoinSet,
+};
+use tracing::{debug, error, warn};
+
+use super::{DEFER_FOR_MS, backoff_ms};
+use crate::{
+    bridge::Bridge,
+    db::{Db, DbResult, RoomEventRow, now_ms},
+};
+
+/// A panicking event is tried this many times before it becomes a dead letter.
+const MAX_PANICS: i64 = 3;
+
+pub(super) async fn run(db: Db, bridge: Bridge, wake: Arc<Notify>, limit: usize, mut shutdown: watch::Receiver<bool>) {
+    let mut tasks: JoinSet<()> = JoinSet::new();
+    let mut running: HashMap<tokio::task::Id, String> = HashMap::new();
+    loop {
+        if *shutdown.borrow() {
+            // Finish what is in hand; the rest resumes at the next start.
+            while tasks.join_next().await.is_some() {}
+            return;
+        }
+        let busy: HashSet<&String> = running.values().collect();
+        let free = limit.saturating_sub(running.len());
+        let mut next_wait = Duration::from_secs(1);
+        if free > 0 {
+            match ready_rooms(&db, (limit * 2) as i64).await {
+                Ok(rooms) => {
+                    let start: Vec<String> = rooms.into_iter().filter(|r| !busy.contains(r)).take(free).collect();
+                    for room in start {
+                        let line = RoomLine { db: db.clone(), bridge: bridge.clone(), room: room.clone() };
+                        let handle = tasks.spawn(line.run());
+                        running.insert(handle.id(), room);
+                    }
+                }
+                Err(e) => {
+                    error!(error = %e, "reading the room queue failed");
+                }
+            }
+            if let Ok(Some(due)) = db.next_due().await {
+                let in_ms = (due - now_ms()).clamp(10, 1_000);
+                next_wait = Duration::from_millis(in_ms as u64);
+            }
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = shutdown.changed() => {}
+            Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                let id = match &done { Ok((id, ())) => *id, Err(e) => e.id() };
+                if let Some(room) = running.remove(&id) {
+                    if let Err(e) = done {
+                        error!(%room, error = %e, "a room's line died; it starts again");
+                    }
+                }
+            }
+            _ = tokio::time::sleep(next_wait) => {}
+        }
+    }
+}
+
+async fn ready_rooms(db: &Db, limit: i64) -> DbResult<Vec<String>> {
+    let watermark = db.crypto_watermark().await?;
+    db.ready_rooms(now_ms(), watermark, limit).await
+}
+
+/// One room's line: handles its events in order until none is due.
+struct RoomLine {
+    db: Db,
+    bridge: Bridge,
+    room: String,
+}
+
+impl RoomLine {
+    async fn run(self) {
+        loop {
+            let head = match self.db.crypto_watermark().await {
+                Ok(watermark) => self.db.room_head(&self.room, now_ms(), watermark).await,
+                Err(e) => Err(e),
+            };
+            let result = match head {
+                Ok(Some(row)) => self.handle(row).await,
+                Ok(None) => return,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                error!(room = self.room, error = %e, "the room's queue could not be updated; trying again shortly");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                return;
+            }
+        }
+    }
+
+    /// Handles one event and records how that went.
+    async fn handle(&self, row: RoomEventRow) -> DbResult<()> {
+        let raw: Value = match serde_json::from_str(&row.body) {
+            Ok(v) => v,
+            Err(e) => return self.give_up(&row, None, &format!("unreadable event: {e}")).await,
+        };
+        let bridge = self.bridge.clone();
+        let event = raw.clone();
+        let outcome = tokio::spawn(async move { bridge.handle_event(&event).await }).await;
+        let now = now_ms();
+        let attempts = row.attempts + 1;
+        match outcome {
+            Ok(Ok(settled)) => self.db.settle_event(row.id, settled, now).await,
+            Ok(Err(e)) if e.is_transient() && now - row.received_at < DEFER_FOR_MS => {
+                let delay = backoff_ms(row.attempts);
+                warn!(room = self.room, event_id = row.event_id, attempts, retry_in_ms = delay, error = %e,
+                    "handling an event failed for now; the room waits");
+                self.db.defer_event(row.id, attempts, now + delay, &e.to_string()).await
+            }
+            Ok(Err(e)) if e.is_transient() => {
+                self.give_up(&RoomEventRow { attempts, ..row }, Some(&raw), &format!("still failing after an hour: {e}"))
+                    .await
+            }
+            Ok(Err(e)) => self.give_up(&RoomEventRow { attempts, ..row }, Some(&raw), &e.to_string()).await,
+            Err(join) => {
+                let why = panic_message(join);
+                if attempts >= MAX_PANICS {
+                    let reason = format!("handling panicked {attempts} times: {why}");
+                    return self.give_up(&RoomEventRow { attempts, ..row }, Some(&raw), &reason).await;
+                }
+                error!(room = self.room, event_id = row.event_id, attempts, why, "handling an event panicked");
+                self.db.defer_event(row.id, attempts, now + backoff_ms(row.attempts), &format!("panicked: {why}")).await
+            }
+        }
+    }
+
+    /// Moves the event to the dead letters and tells its sender (once, and only if they use
+    /// the bridge).
+    async fn give_up(&self, row: &RoomEventRow, raw: Option<&Value>, reason: &str) -> DbResult<()> {
+        let sender = raw.and_then(|r| r.get("sender")).and_then(Value::as_str);
+        error!(room = self.room, event_id = row.event_id, attempts = row.attempts, reason, "giving up on an event");
+        let first = self.db.dead_letter(row, sender, reason, now_ms()).await?;
+        if let (true, Some(raw)) = (first, raw) {
+            if let Err(e) = self.bridge.tell_dead_letter(raw).await {
+                debug!(event_id = row.event_id, error = %e, "could not tell the sender");
+            }
+        }
+        Ok(())
+    }
+}
+
+fn panic_message(join: tokio::task::JoinError) -> String {
+    if !join.is_panic() {
+        return join.to_string();
+    }
+    let payload = join.into_panic();
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_owned())
+}
