@@ -185,7 +185,7 @@ impl Db {
 
     pub async fn member_by_slugs(&self, system_slug: &str, member_slug: &str) -> DbResult<Option<Member>> {
         Ok(sqlx::query_as::<_, Member>(
-            "SELECT m.id, m.system_id, m.short_id, m.slug, m.name, m.display_name, m.avatar_url \
+            "SELECT m.id, m.system_id, m.short_id, m.slug, m.name, m.display_name, m.avatar_url, m.created_by_event \
              FROM members m JOIN systems s ON s.id = m.system_id WHERE s.slug = $1 AND m.slug = $2",
         )
         .bind(system_slug)
