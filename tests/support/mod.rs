@@ -49,6 +49,8 @@ pub struct TestEnv {
     pub bot: OwnedUserId,
     daemon: Option<Child>,
     daemon_starts: u32,
+    /// `PLURALMATRIX_FAULTS` for the next daemon start (see `src/fault.rs`).
+    pub faults: String,
 }
 
 impl TestEnv {
@@ -108,6 +110,7 @@ impl TestEnv {
             bot: UserId::parse("@plural_bot:localhost").unwrap(),
             daemon: None,
             daemon_starts: 0,
+            faults: String::new(),
         }
     }
 
@@ -129,6 +132,7 @@ impl TestEnv {
             .arg(&self.config_path)
             .env("PLURALMATRIX__HOMESERVER__URL", &self.hs_url)
             .env("RUST_LOG", "info,pluralmatrix=debug,sqlx=warn")
+            .env("PLURALMATRIX_FAULTS", &self.faults)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -138,7 +142,9 @@ impl TestEnv {
         let http = reqwest::Client::new();
         loop {
             if let Ok(r) = http.get(format!("{}/health", self.daemon_url())).send().await {
-                if r.status().is_success() {
+                // Started; "stalled" means old work is waiting, which a test may well have made.
+                let ok = r.status().is_success();
+                if ok || r.text().await.unwrap_or_default().starts_with("stalled") {
                     return;
                 }
             }
@@ -172,6 +178,23 @@ impl TestEnv {
             .output()
             .unwrap();
         assert!(out.status.success(), "synapse did not restart");
+    }
+
+    /// Waits until the daemon process ends by itself (a fault point aborted it).
+    pub async fn wait_daemon_exit(&mut self) {
+        let deadline = Instant::now() + WAIT;
+        let child = self.daemon.as_mut().expect("daemon running");
+        while child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "the daemon did not stop at its fault point");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.daemon = None;
+    }
+
+    /// `GET /health`: status and body.
+    pub async fn health(&self) -> (u16, String) {
+        let r = reqwest::get(format!("{}/health", self.daemon_url())).await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap_or_default())
     }
 
     /// The running daemon's process ID.
