@@ -2,9 +2,12 @@
 # Throwaway Synapse homeservers on 127.0.0.1 for development and tests.
 #
 #   scripts/synapse.sh install                    create the cached venv (idempotent, flock-protected)
-#   scripts/synapse.sh start DIR PORT REG_FILE    start a fresh or existing server in DIR on 127.0.0.1:PORT
+#   scripts/synapse.sh start DIR PORT REG_FILE [EXTRA_REG_FILE ...]
+#                                                 start a fresh or existing server in DIR on 127.0.0.1:PORT
 #                                                 (PORT 0 = pick a free one) with the appservice registration
-#                                                 REG_FILE; prints the base URL and writes DIR/synapse.env
+#                                                 REG_FILE (and any extra ones, copied in as appservice-2.yaml,
+#                                                 appservice-3.yaml, …); prints the base URL and writes
+#                                                 DIR/synapse.env
 #   scripts/synapse.sh stop DIR                   stop the server of DIR (SIGTERM, then SIGKILL)
 #   scripts/synapse.sh stop-all ROOT              stop every server below ROOT (CI clean-up)
 #   scripts/synapse.sh register DIR USER PASS     create a normal user with the shared registration secret
@@ -43,8 +46,15 @@ s.close()
 PY
 }
 
+# The app_service_config_files entries: appservice.yaml, then appservice-2.yaml … for N extra ones.
+appservice_files() {
+  local dir="$1" extra="$2" i
+  echo "  - \"$dir/appservice.yaml\""
+  for ((i = 2; i <= extra + 1; i++)); do echo "  - \"$dir/appservice-$i.yaml\""; done
+}
+
 write_config() {
-  local dir="$1" port="$2"
+  local dir="$1" port="$2" extra="${3:-0}"
   cat >"$dir/homeserver.yaml" <<YAML
 server_name: "localhost"
 public_baseurl: "http://127.0.0.1:$port/"
@@ -72,7 +82,7 @@ registration_shared_secret: "$SHARED_SECRET"
 enable_registration: false
 bcrypt_rounds: 4
 app_service_config_files:
-  - "$dir/appservice.yaml"
+$(appservice_files "$dir" "$extra")
 experimental_features:
   msc2409_to_device_messages_enabled: true
   msc3202_transaction_extensions: true
@@ -121,16 +131,24 @@ disable_existing_loggers: false
 YAML
 }
 
-start() {
-  local dir="$1" port="$2" reg="$3"
+check_registration() {
+  local reg="$1"
   [ -f "$reg" ] || die "registration file $reg not found"
   # Only loopback appservice URLs: tests and the dev loop never leave this machine.
   local as_url
   as_url=$(sed -n 's/^url: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' "$reg" | head -n1)
   case "$as_url" in
     http://127.0.0.1:*|http://localhost:*|http://\[::1\]:*) ;;
-    *) die "refusing non-loopback appservice url '$as_url'" ;;
+    *) die "refusing non-loopback appservice url '$as_url' in $reg" ;;
   esac
+}
+
+start() {
+  local dir="$1" port="$2" reg="$3"
+  shift 3
+  local extras=("$@") extra
+  check_registration "$reg"
+  for extra in ${extras[@]+"${extras[@]}"}; do check_registration "$extra"; done
   install_venv
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
@@ -138,8 +156,11 @@ start() {
     die "a server is already running in $dir"
   fi
   if [ "$port" = "0" ]; then port=$(free_port); fi
-  write_config "$dir" "$port"
+  write_config "$dir" "$port" "${#extras[@]}"
   cp "$reg" "$dir/appservice.yaml"
+  rm -f "$dir"/appservice-[0-9]*.yaml
+  local i
+  for ((i = 0; i < ${#extras[@]}; i++)); do cp "${extras[$i]}" "$dir/appservice-$((i + 2)).yaml"; done
   : >"$dir/homeserver.log"
   "$VENV/bin/python" -m synapse.app.homeserver --config-path "$dir/homeserver.yaml" \
     --generate-missing-configs >/dev/null 2>&1 || true
@@ -216,9 +237,9 @@ PY
 cmd="${1:-}"
 case "$cmd" in
   install) install_venv ;;
-  start) [ $# -eq 4 ] || die "usage: start DIR PORT REG_FILE"; start "$2" "$3" "$4" ;;
+  start) [ $# -ge 4 ] || die "usage: start DIR PORT REG_FILE [EXTRA_REG_FILE ...]"; shift; start "$@" ;;
   stop) [ $# -eq 2 ] || die "usage: stop DIR"; stop "$2" ;;
   stop-all) [ $# -eq 2 ] || die "usage: stop-all ROOT"; stop_all "$2" ;;
   register) [ $# -eq 4 ] || die "usage: register DIR USER PASS"; register "$2" "$3" "$4" ;;
-  *) die "usage: $0 install | start DIR PORT REG_FILE | stop DIR | stop-all ROOT | register DIR USER PASS" ;;
+  *) die "usage: $0 install | start DIR PORT REG_FILE [EXTRA_REG_FILE ...] | stop DIR | stop-all ROOT | register DIR USER PASS" ;;
 esac

@@ -20,7 +20,7 @@ use crate::{
     db::Db,
     homeserver::{Homeserver, RetryPolicy},
     server::{self, IntakeState},
-    engine::{Engine, EngineSettings, Wakers},
+    engine::{Engine, EngineSettings, TxnWatch, Wakers},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +69,10 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         .map_err(|source| RunError::Listen { addr: config.appservice.listen.clone(), source })?;
     info!(addr = %config.appservice.listen, "listening for the homeserver");
     let wakers = Wakers::default();
+    let txn_watch = Arc::new(TxnWatch::default());
+    if let Some(last) = db.last_txn_id().await? {
+        txn_watch.observe(&last);
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let intake_bridge = Bridge::new(db.clone(), hs.clone(), settings.clone(), None);
@@ -80,6 +84,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         bridge: intake_bridge,
         ready: ready.clone(),
         encryption: config.encryption.enabled,
+        txn_watch: txn_watch.clone(),
         stall_after_ms: i64::try_from(config.engine.stall_seconds.saturating_mul(1000)).unwrap_or(i64::MAX),
     });
     let app = server::router(state, config.appservice.max_body_bytes);
@@ -115,7 +120,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     ready.store(true, Ordering::Release);
     info!("ready");
     let engine_settings = EngineSettings { rooms_in_flight: config.engine.rooms_in_flight };
-    let worker = tokio::spawn(Engine::new(db, bridge, wakers, engine_settings).run(stop_rx));
+    let worker = tokio::spawn(Engine::new(db, bridge, wakers, engine_settings, txn_watch).run(stop_rx));
 
     let _ = signals.await;
     info!("shutting down");

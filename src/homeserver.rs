@@ -109,6 +109,8 @@ pub struct Homeserver {
     as_token: String,
     versions: SupportedVersions,
     retry: RetryPolicy,
+    /// Set when a request could not reach the homeserver (it may have restarted since).
+    unreachable: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Homeserver {
@@ -136,6 +138,7 @@ impl Homeserver {
             as_token: as_token.to_owned(),
             versions: default_versions(),
             retry: RetryPolicy::default(),
+            unreachable: Default::default(),
         })
     }
 
@@ -160,6 +163,21 @@ impl Homeserver {
         }
         self.versions = versions;
         Ok(())
+    }
+
+    /// Whether a request failed to reach the homeserver since the last call (and resets that).
+    pub fn take_unreachable(&self) -> bool {
+        self.unreachable.swap(false, std::sync::atomic::Ordering::AcqRel)
+    }
+
+    /// One cheap request (`GET /_matrix/client/versions`, no retries): is the homeserver up?
+    pub async fn probe(&self) -> bool {
+        let url = format!("{}/_matrix/client/versions", self.base_url);
+        let up = matches!(self.http.get(&url).timeout(Duration::from_secs(5)).send().await, Ok(r) if r.status().is_success());
+        if !up {
+            self.unreachable.store(true, std::sync::atomic::Ordering::Release);
+        }
+        up
     }
 
     /// Sends `request` as the appservice; as `user` when given (identity assertion).
@@ -223,6 +241,9 @@ impl Homeserver {
                 Ok(resp) => return Ok(resp),
                 Err(e) => e,
             };
+            if matches!(err, HsError::Transport(_)) {
+                self.unreachable.store(true, std::sync::atomic::Ordering::Release);
+            }
             if !err.is_transient() || n >= self.retry.max_attempts {
                 return Err(err);
             }

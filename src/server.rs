@@ -24,7 +24,7 @@ use tracing::{debug, error, warn};
 use crate::{
     bridge::Bridge,
     db::{Db, now_ms},
-    engine::{Wakers, crypto_input, queued_events},
+    engine::{TxnWatch, Wakers, crypto_input, queued_events},
 };
 
 pub struct IntakeState {
@@ -39,6 +39,8 @@ pub struct IntakeState {
     pub encryption: bool,
     /// `/health` reports the journal stalled when work waits longer than this.
     pub stall_after_ms: i64,
+    /// Notices a homeserver restart from its transaction IDs.
+    pub txn_watch: Arc<TxnWatch>,
 }
 
 fn matrix_error(status: StatusCode, errcode: &str, message: &str) -> Response {
@@ -112,6 +114,7 @@ async fn transaction(
         Ok(true) => {
             debug!(txn_id, bytes = body.len(), events = events.len(), "transaction stored");
             state.wakers.stored(crypto);
+            state.txn_watch.observe(&txn_id);
         }
         Ok(false) => debug!(txn_id, "the same transaction again; acknowledging again"),
         Err(e) => {

@@ -69,6 +69,7 @@ impl Bridge {
         let ghost = self.ghost_id(system, member)?;
         self.db.upsert_ghost(ghost.as_str(), member.id, &system.slug, &member.slug, now_ms()).await?;
         self.ensure_ghost_registered(&ghost).await?;
+        crate::crypto::ensure_device(&self.db, &self.hs, &ghost).await?;
         self.sync_ghost_profile(&ghost, system, member).await?;
         Ok(ghost)
     }

@@ -2,6 +2,7 @@
 //! events to membership handling, commands and proxying, and owns loop prevention (the bot
 //! and ghosts never trigger anything).
 
+mod catch_up;
 mod commands;
 mod encrypted;
 mod ghosts;
@@ -99,6 +100,10 @@ impl Bridge {
 
     pub fn crypto(&self) -> Option<&Arc<Crypto>> {
         self.crypto.as_ref()
+    }
+
+    pub fn homeserver(&self) -> &Homeserver {
+        &self.hs
     }
 
     pub fn settings(&self) -> &BridgeSettings {

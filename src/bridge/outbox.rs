@@ -3,7 +3,7 @@
 //! never duplicates.
 
 use ruma::{
-    EventId, OwnedEventId, OwnedTransactionId, RoomId, UserId,
+    EventId, OwnedDeviceId, OwnedEventId, OwnedTransactionId, RoomId, UserId,
     api::client::{message::send_message_event, redact::redact_event},
     events::{AnyMessageLikeEventContent, MessageLikeEventType, room::message::RoomMessageEventContent},
     serde::Raw,
@@ -58,7 +58,15 @@ impl Bridge {
         // the first and answers with its event ID.
         let txn = OwnedTransactionId::from(txn_id(cause.as_str(), purpose));
         let req = send_message_event::v3::Request::new_raw(room.to_owned(), txn, event_type, raw);
-        Ok(self.hs.send(req, Some(sender)).await?.event_id)
+        let device = self.device_of(sender).await?;
+        Ok(self.hs.send_as(req, Some(sender), device.as_deref()).await?.event_id)
+    }
+
+    /// The device `user` writes from, if it has one: with it, the homeserver keeps our
+    /// transaction IDs durably (24 h, across its restarts) instead of in memory only.
+    async fn device_of(&self, user: &UserId) -> BridgeResult<Option<OwnedDeviceId>> {
+        let row = self.db.crypto_identity(user.as_str()).await?;
+        Ok(row.filter(|r| r.device_created).map(|r| r.device_id.as_str().into()))
     }
 
     /// Redacts `target` as the bot, once (recorded like a send).
@@ -69,7 +77,8 @@ impl Bridge {
         let txn = OwnedTransactionId::from(txn_id(target.as_str(), "redact"));
         let mut req = redact_event::v3::Request::new(room.to_owned(), target.to_owned(), txn);
         req.reason = Some(reason.to_owned());
-        let resp = self.hs.send(req, Some(&self.settings.bot)).await?;
+        let device = self.device_of(&self.settings.bot).await?;
+        let resp = self.hs.send_as(req, Some(&self.settings.bot), device.as_deref()).await?;
         self.db.record_effect(target.as_str(), "redact", resp.event_id.as_str(), now_ms()).await?;
         Ok(())
     }

@@ -50,6 +50,18 @@ impl Bridge {
                 Err(e) => return Err(StartupError::Other(e)),
             }
         }
+        let mut delay = Duration::from_secs(2);
+        loop {
+            match crate::crypto::ensure_device(&self.db, &self.hs, &self.settings.bot).await {
+                Ok(_) => break,
+                Err(crate::crypto::CryptoError::Homeserver(e)) if e.is_transient() => {
+                    warn!(error = %e, retry_in_s = delay.as_secs(), "creating the bot's device failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(60));
+                }
+                Err(e) => return Err(StartupError::Crypto(e)),
+            }
+        }
         if let Some(crypto) = &self.crypto {
             let mut delay = Duration::from_secs(2);
             loop {

@@ -129,18 +129,13 @@ impl Crypto {
     /// The identity's machine, ready for use: device created, keys uploaded, cross-signing
     /// bootstrapped, pending device-list changes applied. Idempotent and resumable.
     pub async fn identity(&self, user: &UserId) -> Result<IdentityGuard, CryptoError> {
-        let row = match self.db.crypto_identity(user.as_str()).await? {
-            Some(row) => row,
-            None => self.db.create_crypto_identity(user.as_str(), &new_device_id(), now_ms()).await?,
-        };
+        ensure_device(&self.db, &self.hs, user).await?;
+        let row = self
+            .db
+            .crypto_identity(user.as_str())
+            .await?
+            .ok_or_else(|| CryptoError::Invalid(format!("{user} has no identity row")))?;
         let device: OwnedDeviceId = row.device_id.as_str().into();
-        if !row.device_created {
-            let mut req = update_device::v3::Request::new(device.clone());
-            req.display_name = Some(DEVICE_DISPLAY_NAME.to_owned());
-            self.hs.send(req, Some(user)).await?;
-            self.db.set_device_created(user.as_str()).await?;
-            info!(%user, %device, "created device");
-        }
         let owned: OwnedUserId = user.to_owned();
         let machine = self.machines.get(&owned, &device).await?;
         self.apply_device_changes(&machine, row.device_changes_seen).await?;
@@ -221,6 +216,25 @@ impl Crypto {
         self.counted.lock().map_err(|_| CryptoError::Poisoned)?.insert(user);
         Ok(())
     }
+}
+
+/// Makes sure `user` (the bot or a registered ghost) has its own device on the homeserver
+/// (MSC4190 `PUT /devices`), recorded in the database; returns its ID. Requests made with it
+/// get the homeserver's durable transaction-ID dedupe, and encryption builds on it later.
+pub async fn ensure_device(db: &Db, hs: &Homeserver, user: &UserId) -> Result<OwnedDeviceId, CryptoError> {
+    let row = match db.crypto_identity(user.as_str()).await? {
+        Some(row) => row,
+        None => db.create_crypto_identity(user.as_str(), &new_device_id(), now_ms()).await?,
+    };
+    let device: OwnedDeviceId = row.device_id.as_str().into();
+    if !row.device_created {
+        let mut req = update_device::v3::Request::new(device.clone());
+        req.display_name = Some(DEVICE_DISPLAY_NAME.to_owned());
+        hs.send(req, Some(user)).await?;
+        db.set_device_created(user.as_str()).await?;
+        info!(%user, %device, "created device");
+    }
+    Ok(device)
 }
 
 /// Hands a machine what a `/sync` would have brought: to-device events, device-list changes,

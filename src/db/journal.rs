@@ -92,6 +92,11 @@ impl Db {
         .await?)
     }
 
+    /// The ID of the newest transaction stored.
+    pub async fn last_txn_id(&self) -> DbResult<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT txn_id FROM journal ORDER BY seq DESC LIMIT 1").fetch_optional(self.pool()).await?)
+    }
+
     pub async fn journal_pending_count(&self) -> DbResult<i64> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM journal WHERE processed_at IS NULL").fetch_one(self.pool()).await?)
     }

@@ -156,6 +156,57 @@ impl Db {
         Ok(done.rows_affected())
     }
 
+    /// Rooms with events received since `since`.
+    pub async fn rooms_active_since(&self, since: i64) -> DbResult<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT DISTINCT room_id FROM room_events WHERE received_at >= $1 AND room_id != ''")
+            .bind(since)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// The earliest `origin_server_ts` of the room's pushed events received since `since`.
+    pub async fn earliest_known_ts(&self, room_id: &str, since: i64) -> DbResult<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT MIN(json_extract(body, '$.origin_server_ts')) FROM room_events \
+             WHERE room_id = $1 AND received_at >= $2 AND journal_seq > 0",
+        )
+        .bind(room_id)
+        .bind(since)
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    /// Whether the event is queued or was handled.
+    pub async fn event_known(&self, event_id: &str) -> DbResult<bool> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM room_events WHERE event_id = $1")
+            .bind(event_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(found.is_some())
+    }
+
+    /// Queues events read back from a room (not pushed), oldest first; returns how many were
+    /// new. They wait for no crypto input.
+    pub async fn queue_caught_up(&self, events: &[super::QueuedEvent], now: i64) -> DbResult<u64> {
+        let mut tx = self.write_tx().await?;
+        let mut new = 0;
+        for e in events {
+            let done = sqlx::query(
+                "INSERT INTO room_events (event_id, room_id, journal_seq, body, received_at) VALUES ($1, $2, 0, $3, $4) \
+                 ON CONFLICT (event_id) DO NOTHING",
+            )
+            .bind(&e.event_id)
+            .bind(&e.room_id)
+            .bind(&e.body)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            new += done.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(new)
+    }
+
     /// The result of a write already made for (`cause`, `purpose`).
     pub async fn effect(&self, cause: &str, purpose: &str) -> DbResult<Option<String>> {
         Ok(sqlx::query_scalar("SELECT result FROM effects WHERE cause = $1 AND purpose = $2")

@@ -12,8 +12,11 @@
 //! with its reason. Nothing is acknowledged before it is journaled; after a crash every room
 //! resumes where it stopped.
 
+mod catch_up;
 mod crypto_stage;
 mod rooms;
+
+pub use catch_up::TxnWatch;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -90,11 +93,12 @@ pub struct Engine {
     bridge: Bridge,
     wakers: Wakers,
     settings: EngineSettings,
+    txn_watch: Arc<TxnWatch>,
 }
 
 impl Engine {
-    pub fn new(db: Db, bridge: Bridge, wakers: Wakers, settings: EngineSettings) -> Self {
-        Self { db, bridge, wakers, settings }
+    pub fn new(db: Db, bridge: Bridge, wakers: Wakers, settings: EngineSettings, txn_watch: Arc<TxnWatch>) -> Self {
+        Self { db, bridge, wakers, settings, txn_watch }
     }
 
     /// Runs both loops until `shutdown` turns true; an event in hand is finished first.
@@ -117,7 +121,19 @@ impl Engine {
                 rooms::run(db.clone(), bridge.clone(), wakers.rooms.clone(), limit, stop.clone())
             })
         };
-        tokio::join!(crypto, rooms);
+        let catch_up = {
+            let (db, bridge, wake, watch_, stop) = (
+                self.db.clone(),
+                self.bridge.clone(),
+                self.wakers.rooms.clone(),
+                self.txn_watch.clone(),
+                shutdown.clone(),
+            );
+            supervise("catch-up", shutdown.clone(), move || {
+                catch_up::run(db.clone(), bridge.clone(), wake.clone(), watch_.clone(), stop.clone())
+            })
+        };
+        tokio::join!(crypto, rooms, catch_up);
     }
 }
 

@@ -532,3 +532,27 @@ pub async fn system_with_alice(env: &TestEnv, user: &User, room_id: &RoomId) -> 
     assert!(reply.contains("a:text"), "{reply}");
     user.user_id.localpart().to_owned()
 }
+
+// ---------------------------------------------------------------------------------------------
+// Homeserver with more than one appservice (added for benches/paired.rs; the functions above are
+// untouched).
+
+impl TestEnv {
+    /// Stops the homeserver and starts it again on the same port with the same data, with the
+    /// daemon's registration plus the `extra` ones (`scripts/synapse.sh start DIR PORT REG EXTRA…`).
+    /// Call it before the daemon starts, e.g. right after `start_without_daemon`.
+    pub fn restart_synapse_with_registrations(&self, extra: &[PathBuf]) {
+        self.stop_synapse();
+        let port = self.hs_url.rsplit(':').next().unwrap();
+        let out = Command::new(repo_root().join("scripts/synapse.sh"))
+            .arg("start")
+            .arg(self.root.join("synapse"))
+            .arg(port)
+            .arg(self.root.join("registration.yaml"))
+            .args(extra)
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "synapse did not restart with the extra registrations");
+    }
+}
