@@ -344,7 +344,7 @@ impl Drop for EchoProcess {
 // ------------------------------------------------------------------------------------------
 // Measuring.
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 enum Side {
     Daemon,
     Echo,

@@ -109,7 +109,7 @@ async fn transaction(
     }
     // One database transaction: the raw body, and its room events queued for their rooms.
     let events = parsed.get("events").and_then(Value::as_array).map(|e| queued_events(e)).unwrap_or_default();
-    let crypto = crypto_input(&parsed, state.encryption);
+    let crypto = crypto_input(&parsed, state.encryption, &state.wakers.seen_counts);
     match state.db.journal_insert(&txn_id, &body, &events, crypto, now_ms()).await {
         Ok(true) => {
             debug!(txn_id, bytes = body.len(), events = events.len(), "transaction stored");

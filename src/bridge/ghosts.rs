@@ -65,13 +65,32 @@ impl Bridge {
 
     /// Makes sure the member's ghost exists, is registered and shows the right profile.
     /// Returns its user ID.
+    ///
+    /// On the hot path (every proxied message) this is one read when nothing changed.
     pub(super) async fn prepare_ghost(&self, system: &System, member: &Member) -> BridgeResult<OwnedUserId> {
         let ghost = self.ghost_id(system, member)?;
-        self.db.upsert_ghost(ghost.as_str(), member.id, &system.slug, &member.slug, now_ms()).await?;
+        let stored = self.db.ghost(ghost.as_str()).await?;
+        let want_name = ghost_display_name(member, system);
+        let ready = stored.as_ref().is_some_and(|g| {
+            g.member_id == Some(member.id)
+                && g.registered
+                && g.display_name.as_deref() == Some(want_name.as_str())
+                && g.avatar_url == member.avatar_url
+        });
+        if ready && self.has_device(&ghost).await? {
+            return Ok(ghost);
+        }
+        if stored.as_ref().is_none_or(|g| g.member_id != Some(member.id)) {
+            self.db.upsert_ghost(ghost.as_str(), member.id, &system.slug, &member.slug, now_ms()).await?;
+        }
         self.ensure_ghost_registered(&ghost).await?;
         crate::crypto::ensure_device(&self.db, &self.hs, &ghost).await?;
         self.sync_ghost_profile(&ghost, system, member).await?;
         Ok(ghost)
+    }
+
+    async fn has_device(&self, user: &UserId) -> BridgeResult<bool> {
+        Ok(self.db.crypto_identity(user.as_str()).await?.is_some_and(|r| r.device_created))
     }
 
     /// Sets the ghost's display name and avatar where they differ from what we last set.
@@ -98,7 +117,9 @@ impl Bridge {
             let req = set_profile_field::v3::Request::new(ghost.to_owned(), ProfileFieldValue::AvatarUrl(uri));
             self.hs.send(req, Some(ghost)).await?;
         }
-        self.db.set_ghost_profile(ghost.as_str(), Some(&want_name), want_avatar.as_deref()).await?;
+        if have_name.as_deref() != Some(want_name.as_str()) || have_avatar != want_avatar {
+            self.db.set_ghost_profile(ghost.as_str(), Some(&want_name), want_avatar.as_deref()).await?;
+        }
         Ok(())
     }
 

@@ -131,11 +131,6 @@ impl Bridge {
             sender: event.sender.to_string(),
         };
         let now = now_ms();
-        for original in originals {
-            self.db
-                .record_proxied(&ProxiedMessage { original_event_id: original.to_string(), ..record(None) }, now)
-                .await?;
-        }
         self.ensure_ghost_in_room(&ghost, room).await?;
         let sent = match self.send_message(room, &ghost, &content, &event.event_id, "proxy").await {
             Err(e) if e.is_forbidden() => {

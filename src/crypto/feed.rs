@@ -69,6 +69,29 @@ impl CryptoTransaction {
             && self.fallback_keys.is_empty()
     }
 
+    /// Per (user, device): a fingerprint of its one-time-key counts and unused fallback key
+    /// types, so input equal to what was applied last can be skipped.
+    pub fn key_count_fingerprints(&self) -> Vec<((String, String), String)> {
+        let mut out: BTreeMap<(String, String), String> = BTreeMap::new();
+        for (user, devices) in self.counts() {
+            for (device, counts) in devices {
+                out.entry((user.clone(), device.clone())).or_default().push_str(&format!("c{counts:?}"));
+            }
+        }
+        for (user, devices) in &self.fallback_keys {
+            for (device, types) in devices {
+                out.entry((user.clone(), device.clone())).or_default().push_str(&format!("f{types:?}"));
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// Whether some device reports fewer one-time keys than the machine keeps (50): such
+    /// counts are always applied, so the machine tops its keys up.
+    pub fn has_low_counts(&self) -> bool {
+        self.counts().values().flat_map(|d| d.values()).any(|c| c.get("signed_curve25519").copied().unwrap_or(0) < 50)
+    }
+
     fn counts(&self) -> &PerDevice<BTreeMap<String, u64>> {
         if self.otk_counts.is_empty() { &self.otk_counts_legacy } else { &self.otk_counts }
     }

@@ -51,7 +51,7 @@ impl Db {
         crypto: CryptoInput,
         now: i64,
     ) -> DbResult<bool> {
-        let mut tx = self.write_tx().await?;
+        let mut tx = self.journal_write_tx().await?;
         let processed_at = (crypto == CryptoInput::None).then_some(now);
         let seq: Option<i64> = sqlx::query_scalar(
             "INSERT INTO journal (txn_id, body_hash, body, received_at, processed_at, gates, events_queued) \

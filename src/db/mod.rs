@@ -61,7 +61,13 @@ pub fn now_ms() -> i64 {
 
 #[derive(Clone, Debug)]
 pub struct Db {
+    /// Everything but the journal: `synchronous = NORMAL` (WAL), which survives a crash of the
+    /// daemon at any point; only a power cut can take the newest commits, and the next FULL
+    /// commit of the journal makes every earlier commit durable too (one WAL).
     pool: SqlitePool,
+    /// The intake's writes: `synchronous = FULL`, so a transaction acknowledged to the
+    /// homeserver survives a power cut.
+    journal: SqlitePool,
 }
 
 impl Db {
@@ -70,8 +76,7 @@ impl Db {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a transaction we acknowledged to the homeserver survives a power cut too.
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         if let Some(dir) = options.get_filename().parent() {
@@ -79,12 +84,18 @@ impl Db {
                 std::fs::create_dir_all(dir)?;
             }
         }
-        // An in-memory database exists once per connection: keep exactly one.
+        // An in-memory database exists once per connection: keep exactly one, for both.
         let in_memory = url.contains(":memory:");
         let pool =
-            SqlitePoolOptions::new().max_connections(if in_memory { 1 } else { 4 }).connect_with(options).await?;
+            SqlitePoolOptions::new().max_connections(if in_memory { 1 } else { 4 }).connect_with(options.clone()).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        let journal = if in_memory {
+            pool.clone()
+        } else {
+            let full = options.synchronous(SqliteSynchronous::Full);
+            SqlitePoolOptions::new().max_connections(2).connect_with(full).await?
+        };
+        Ok(Self { pool, journal })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -97,6 +108,11 @@ impl Db {
     /// in between, whatever the busy timeout.
     pub async fn write_tx(&self) -> DbResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Like [`Db::write_tx`], on the journal's `synchronous = FULL` connections.
+    pub async fn journal_write_tx(&self) -> DbResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.journal.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     /// Deletes what is no longer needed: processed journal bodies, old event IDs and records.

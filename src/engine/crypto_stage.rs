@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tracing::{error, warn};
 
-use super::{DEFER_FOR_MS, Wakers, backoff_ms, queued_events};
+use super::{DEFER_FOR_MS, SeenCounts, Wakers, backoff_ms, queued_events};
 use crate::{
     bridge::Bridge,
     crypto::CryptoTransaction,
@@ -62,7 +62,7 @@ pub(super) async fn run(db: Db, bridge: Bridge, wakers: Wakers, mut shutdown: wa
             last_prune = now;
         }
         let wait = match db.journal_next().await {
-            Ok(Some(entry)) => match process(&db, &bridge, &entry).await {
+            Ok(Some(entry)) => match process(&db, &bridge, &entry, &wakers.seen_counts).await {
                 Ok(Outcome::Done) => {
                     deferrals = 0;
                     wakers.rooms.notify_one();
@@ -95,7 +95,7 @@ pub(super) async fn run(db: Db, bridge: Bridge, wakers: Wakers, mut shutdown: wa
 
 /// Applies one transaction's crypto input. An identity that took its part is not fed again
 /// (replayed Olm messages would wedge its sessions). Only database errors escape.
-async fn process(db: &Db, bridge: &Bridge, entry: &JournalEntry) -> DbResult<Outcome> {
+async fn process(db: &Db, bridge: &Bridge, entry: &JournalEntry, seen_counts: &SeenCounts) -> DbResult<Outcome> {
     let txn: Transaction = match serde_json::from_slice(&entry.body) {
         Ok(t) => t,
         Err(e) => {
@@ -135,5 +135,6 @@ async fn process(db: &Db, bridge: &Bridge, entry: &JournalEntry) -> DbResult<Out
     }
     let summary = (failures > 0).then(|| format!("{failures} identities failed; see event_failures"));
     db.journal_done(entry.seq, summary.as_deref(), now_ms()).await?;
+    seen_counts.remember(txn.crypto.key_count_fingerprints());
     Ok(Outcome::Done)
 }

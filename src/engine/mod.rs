@@ -18,7 +18,7 @@ mod rooms;
 
 pub use catch_up::TxnWatch;
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{collections::HashMap, future::Future, sync::Arc, time::Duration};
 
 use serde_json::Value;
 use tokio::sync::{Notify, watch};
@@ -46,6 +46,8 @@ pub struct EngineSettings {
 pub struct Wakers {
     pub crypto: Arc<Notify>,
     pub rooms: Arc<Notify>,
+    /// Shared with the intake, which skips repeated key counts.
+    pub seen_counts: Arc<SeenCounts>,
 }
 
 impl Wakers {
@@ -71,8 +73,27 @@ pub fn queued_events(events: &[Value]) -> Vec<QueuedEvent> {
         .collect()
 }
 
-/// What a transaction's crypto input means for its events (nothing, when encryption is off).
-pub fn crypto_input(txn: &Value, encryption: bool) -> CryptoInput {
+/// The key counts last applied per (user, device), as fingerprints: Synapse repeats the
+/// counts in nearly every transaction, and applying the same counts again does nothing.
+#[derive(Debug, Default)]
+pub struct SeenCounts(std::sync::Mutex<HashMap<(String, String), String>>);
+
+impl SeenCounts {
+    fn all_seen(&self, fingerprints: &[((String, String), String)]) -> bool {
+        let Ok(seen) = self.0.lock() else { return false };
+        fingerprints.iter().all(|(device, fp)| seen.get(device) == Some(fp))
+    }
+
+    fn remember(&self, fingerprints: Vec<((String, String), String)>) {
+        if let Ok(mut seen) = self.0.lock() {
+            seen.extend(fingerprints);
+        }
+    }
+}
+
+/// What a transaction's crypto input means for its events (nothing, when encryption is off,
+/// or when it only repeats key counts already applied).
+pub fn crypto_input(txn: &Value, encryption: bool, seen: &SeenCounts) -> CryptoInput {
     if !encryption {
         return CryptoInput::None;
     }
@@ -83,6 +104,8 @@ pub fn crypto_input(txn: &Value, encryption: bool) -> CryptoInput {
         CryptoInput::None
     } else if crypto.gates_events() {
         CryptoInput::Gating
+    } else if !crypto.has_low_counts() && seen.all_seen(&crypto.key_count_fingerprints()) {
+        CryptoInput::None
     } else {
         CryptoInput::Background
     }
@@ -190,11 +213,31 @@ mod tests {
         let counts = json!({"events": [], "org.matrix.msc3202.device_one_time_keys_count": {"@g:x": {"D": {}}}});
         let keys = json!({"events": [], "de.sorunome.msc2409.to_device": [{"type": "m.room.encrypted"}]});
         let lists = json!({"events": [], "org.matrix.msc3202.device_lists": {"changed": ["@u:x"]}});
-        assert_eq!(crypto_input(&plain, true), CryptoInput::None);
-        assert_eq!(crypto_input(&counts, true), CryptoInput::Background);
-        assert_eq!(crypto_input(&keys, true), CryptoInput::Gating);
-        assert_eq!(crypto_input(&lists, true), CryptoInput::Gating);
-        assert_eq!(crypto_input(&keys, false), CryptoInput::None, "encryption off: nothing to apply");
+        let seen = SeenCounts::default();
+        assert_eq!(crypto_input(&plain, true, &seen), CryptoInput::None);
+        assert_eq!(crypto_input(&counts, true, &seen), CryptoInput::Background);
+        assert_eq!(crypto_input(&keys, true, &seen), CryptoInput::Gating);
+        assert_eq!(crypto_input(&lists, true, &seen), CryptoInput::Gating);
+        assert_eq!(crypto_input(&keys, false, &seen), CryptoInput::None, "encryption off: nothing to apply");
+    }
+
+    #[test]
+    fn repeated_key_counts_are_skipped_unless_low() {
+        let seen = SeenCounts::default();
+        let full = json!({"events": [], "org.matrix.msc3202.device_one_time_keys_count":
+            {"@g:x": {"D": {"signed_curve25519": 50}}}});
+        let fps = CryptoTransaction::deserialize_lenient(&full).unwrap().key_count_fingerprints();
+        assert_eq!(crypto_input(&full, true, &seen), CryptoInput::Background);
+        seen.remember(fps);
+        assert_eq!(crypto_input(&full, true, &seen), CryptoInput::None, "the same counts again");
+        let changed = json!({"events": [], "org.matrix.msc3202.device_one_time_keys_count":
+            {"@g:x": {"D": {"signed_curve25519": 51}}}});
+        assert_eq!(crypto_input(&changed, true, &seen), CryptoInput::Background);
+        let low = json!({"events": [], "org.matrix.msc3202.device_one_time_keys_count":
+            {"@g:x": {"D": {"signed_curve25519": 3}}}});
+        let fps = CryptoTransaction::deserialize_lenient(&low).unwrap().key_count_fingerprints();
+        seen.remember(fps);
+        assert_eq!(crypto_input(&low, true, &seen), CryptoInput::Background, "low counts are always applied");
     }
 
     #[test]
