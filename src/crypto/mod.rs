@@ -439,4 +439,31 @@ mod tests {
             "another identity's key"
         );
     }
+
+    /// Regression: a transaction whose crypto input was applied and then deferred (another
+    /// identity failed for now) fed the same input again; replayed Olm messages wedge
+    /// sessions. Here the input is a zero key count, which makes the machine upload keys:
+    /// applied twice, it would upload twice.
+    #[tokio::test]
+    async fn crypto_input_is_applied_once_per_identity() {
+        let stub = Arc::new(Mutex::new(Stub::default()));
+        let url = serve(stub.clone()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let c = crypto(&url, dir.path()).await;
+        let user = ruma::UserId::parse("@_plural_a_g:x").unwrap();
+        let device = c.identity(&user).await.unwrap().device_id().to_owned();
+        let txn: super::CryptoTransaction = serde_json::from_value(json!({
+            "org.matrix.msc3202.device_one_time_keys_count": {user.as_str(): {device.as_str(): {"signed_curve25519": 0}}}
+        }))
+        .unwrap();
+        let uploads = |s: &Stub| calls_to(s, "/keys/upload").len();
+        let before = uploads(&stub.lock().unwrap());
+        c.receive(7, &txn).await.unwrap();
+        let after_first = uploads(&stub.lock().unwrap());
+        assert!(after_first > before, "zero keys left: the machine uploads new ones");
+        c.receive(7, &txn).await.unwrap();
+        assert_eq!(uploads(&stub.lock().unwrap()), after_first, "the same entry is not applied again");
+        c.receive(8, &txn).await.unwrap();
+        assert!(uploads(&stub.lock().unwrap()) > after_first, "a new entry is");
+    }
 }

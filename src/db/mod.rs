@@ -148,3 +148,19 @@ impl Db {
 pub(crate) async fn test_db() -> Db {
     Db::connect("sqlite::memory:").await.expect("in-memory database")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::test_db;
+
+    /// Regression: every database error counted as "try again later", a constraint
+    /// violation included, so such an event was retried for an hour.
+    #[tokio::test]
+    async fn a_constraint_violation_is_permanent() {
+        let db = test_db().await;
+        let insert = "INSERT INTO accounts (user_id, system_id, created_at) VALUES ('@u:x', 999, 0)";
+        let err = sqlx::query(insert).execute(db.pool()).await.map_err(super::DbError::from).unwrap_err();
+        assert!(!err.is_transient(), "{err}");
+        assert!(super::DbError::Sqlx(sqlx::Error::PoolTimedOut).is_transient());
+    }
+}

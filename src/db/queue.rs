@@ -308,4 +308,29 @@ mod tests {
         db.record_command_result("$c", "✅ done", 1).await.unwrap();
         assert_eq!(db.command_result("$c").await.unwrap().as_deref(), Some("✅ done"));
     }
+
+    /// Regression: a parked event was unparked before it was handled, so a transient failure
+    /// lost it. Now it leaves the parking lot only when it is done.
+    #[tokio::test]
+    async fn a_parked_event_stays_parked_until_it_is_done() {
+        let db = test_db().await;
+        db.journal_insert("1", b"x", &[ev("$p", "!a")], CryptoInput::None, 1).await.unwrap();
+        let parked = crate::db::ParkedEvent {
+            event_id: "$p".into(),
+            room_id: "!a".into(),
+            session_id: Some("S".into()),
+            event: "{}".into(),
+            parked_at: 1,
+        };
+        db.park_event(&parked).await.unwrap();
+        let row = db.room_head("!a", 1, i64::MAX).await.unwrap().unwrap();
+        db.settle_event(row.id, Settled::Parked, 2).await.unwrap();
+        assert_eq!(db.unpark(Some(("!a", "S"))).await.unwrap(), 1, "its key came");
+        let row = db.room_head("!a", 2, i64::MAX).await.unwrap().unwrap();
+        db.defer_event(row.id, 1, 3, "homeserver down").await.unwrap();
+        assert!(db.parked_event("$p").await.unwrap().is_some(), "a failure keeps it");
+        let row = db.room_head("!a", 3, i64::MAX).await.unwrap().unwrap();
+        db.settle_event(row.id, Settled::Done, 4).await.unwrap();
+        assert!(db.parked_event("$p").await.unwrap().is_none(), "done: gone");
+    }
 }
