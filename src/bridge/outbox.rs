@@ -32,7 +32,8 @@ impl Bridge {
                 return Ok(id);
             }
         }
-        let sent = self.send_message_now(room, sender, content, cause, purpose).await?;
+        let txn = OwnedTransactionId::from(txn_id(cause.as_str(), purpose));
+        let sent = self.send_message_now(room, sender, content, txn).await?;
         self.db.record_effect(cause.as_str(), purpose, sent.as_str(), now_ms()).await?;
         Ok(sent)
     }
@@ -42,8 +43,7 @@ impl Bridge {
         room: &RoomId,
         sender: &UserId,
         content: &Content,
-        cause: &EventId,
-        purpose: &str,
+        txn: OwnedTransactionId,
     ) -> BridgeResult<OwnedEventId> {
         let bot = &self.settings.bot;
         let (event_type, body) = match &self.crypto {
@@ -56,7 +56,6 @@ impl Bridge {
             Raw::new(&body).map_err(|e| BridgeError::Invalid(format!("message content: {e}")))?.cast_unchecked();
         // The same ID on a retry, even though the ciphertext differs: the homeserver keeps
         // the first and answers with its event ID.
-        let txn = OwnedTransactionId::from(txn_id(cause.as_str(), purpose));
         let req = send_message_event::v3::Request::new_raw(room.to_owned(), txn, event_type, raw);
         let device = self.device_of(sender).await?;
         Ok(self.hs.send_as(req, Some(sender), device.as_deref()).await?.event_id)

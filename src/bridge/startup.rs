@@ -50,31 +50,10 @@ impl Bridge {
                 Err(e) => return Err(StartupError::Other(e)),
             }
         }
-        let mut delay = Duration::from_secs(2);
-        loop {
-            match crate::crypto::ensure_device(&self.db, &self.hs, &self.settings.bot).await {
-                Ok(_) => break,
-                Err(crate::crypto::CryptoError::Homeserver(e)) if e.is_transient() => {
-                    warn!(error = %e, retry_in_s = delay.as_secs(), "creating the bot's device failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(60));
-                }
-                Err(e) => return Err(StartupError::Crypto(e)),
-            }
-        }
+        let bot = &self.settings.bot;
+        until_up("creating the bot's device", || crate::crypto::ensure_device(&self.db, &self.hs, bot)).await?;
         if let Some(crypto) = &self.crypto {
-            let mut delay = Duration::from_secs(2);
-            loop {
-                match crypto.identity(&self.settings.bot).await {
-                    Ok(_) => break,
-                    Err(crate::crypto::CryptoError::Homeserver(e)) if e.is_transient() => {
-                        warn!(error = %e, retry_in_s = delay.as_secs(), "bot encryption set-up failed; retrying");
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(Duration::from_secs(60));
-                    }
-                    Err(e) => return Err(StartupError::Crypto(e)),
-                }
-            }
+            until_up("setting up the bot's encryption", || crypto.identity(bot)).await?;
             info!("the bot's device and cross-signing identity are ready");
         }
         Ok(())
@@ -105,5 +84,26 @@ impl Bridge {
             Err(e) => warn!(error = %e, "homeserver ping failed; it may not reach our url"),
         }
         Ok(())
+    }
+}
+
+/// Runs `step` until it succeeds, waiting (2 s, doubling, at most 60 s) while the homeserver
+/// is unreachable or busy; any other error ends the start-up.
+async fn until_up<T, F, Fut>(what: &str, step: F) -> Result<T, StartupError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, crate::crypto::CryptoError>>,
+{
+    let mut delay = Duration::from_secs(2);
+    loop {
+        match step().await {
+            Ok(v) => return Ok(v),
+            Err(crate::crypto::CryptoError::Homeserver(e)) if e.is_transient() => {
+                warn!(error = %e, retry_in_s = delay.as_secs(), "{what} failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(60));
+            }
+            Err(e) => return Err(StartupError::Crypto(e)),
+        }
     }
 }

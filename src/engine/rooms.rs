@@ -51,9 +51,13 @@ pub(super) async fn run(db: Db, bridge: Bridge, wake: Arc<Notify>, limit: usize,
                     error!(error = %e, "reading the room queue failed");
                 }
             }
+            // A head due later wakes us then; one due now is in a running line (or waits for
+            // crypto input), and that line's end or the crypto stage wakes us.
             if let Ok(Some(due)) = db.next_due().await {
-                let in_ms = (due - now_ms()).clamp(10, 1_000);
-                next_wait = Duration::from_millis(in_ms as u64);
+                let in_ms = due - now_ms();
+                if in_ms > 0 {
+                    next_wait = Duration::from_millis(in_ms.clamp(10, 1_000) as u64);
+                }
             }
         }
         tokio::select! {
