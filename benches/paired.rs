@@ -249,7 +249,11 @@ mod echo {
         false
     }
 
-    async fn user(State(echo): State<Arc<Echo>>, Path(user): Path<String>, headers: HeaderMap) -> (StatusCode, Json<Value>) {
+    async fn user(
+        State(echo): State<Arc<Echo>>,
+        Path(user): Path<String>,
+        headers: HeaderMap,
+    ) -> (StatusCode, Json<Value>) {
         if !authorized(&echo, &headers) {
             return forbidden();
         }
@@ -442,6 +446,48 @@ impl Observer {
     }
 }
 
+/// `support::watch_sync` with one difference: an inline filter raises the per-room timeline limit
+/// (Synapse's default is 10 events per sync response, so a burst would come back `limited`, with
+/// events left out). Counts the responses that were limited anyway.
+fn watch_sync_full(
+    hs_url: &str,
+    token: String,
+) -> (tokio::sync::mpsc::UnboundedReceiver<(Value, Instant)>, std::sync::Arc<AtomicU64>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let limited = std::sync::Arc::new(AtomicU64::new(0));
+    let limited_count = limited.clone();
+    let filter = enc(r#"{"room":{"timeline":{"limit":1000}}}"#);
+    let sync_url = format!("{hs_url}/_matrix/client/v3/sync?filter={filter}");
+    tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        let mut since: Option<String> = None;
+        while !tx.is_closed() {
+            let url = match &since {
+                Some(s) => format!("{sync_url}&timeout=10000&since={s}"),
+                None => format!("{sync_url}&timeout=0"),
+            };
+            let Ok(resp) = http.get(url).bearer_auth(&token).send().await else { return };
+            let arrived = Instant::now();
+            let Ok(bytes) = resp.bytes().await else { return };
+            let body: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            let first = since.is_none();
+            since = body["next_batch"].as_str().map(str::to_owned);
+            if first {
+                continue; // history
+            }
+            for room in body["rooms"]["join"].as_object().into_iter().flat_map(|r| r.values()) {
+                if room["timeline"]["limited"] == true {
+                    limited_count.fetch_add(1, Ordering::Relaxed);
+                }
+                for e in room["timeline"]["events"].as_array().into_iter().flatten() {
+                    let _ = tx.send((e.clone(), arrived));
+                }
+            }
+        }
+    });
+    (rx, limited)
+}
+
 /// A human as plain HTTP: sends go straight to the client API (no client-side processing timed).
 #[derive(Clone)]
 struct Sender {
@@ -474,24 +520,45 @@ impl Sender {
     }
 }
 
-/// Client-API requests in a slice of Synapse's access log, by (appservice, endpoint).
-fn count_requests(log: &[u8], into: &mut HashMap<Side, BTreeMap<String, u64>>, others: &mut u64) {
+/// Requests and the Synapse CPU they took (the access log's `ru=(utime, stime)`).
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    count: u64,
+    ru_ms: f64,
+}
+
+/// Who made a request, by user agent: `pluralmatrix/…`, `paired-echo/…`, or anyone else (the
+/// humans' sends and the observer's /sync).
+fn requester_kind(agent: &str) -> &'static str {
+    if agent.starts_with("pluralmatrix/") {
+        "daemon"
+    } else if agent.starts_with("paired-echo/") {
+        "echo"
+    } else {
+        "humans"
+    }
+}
+
+/// Client-API requests in a slice of Synapse's access log, added to `into` by (who, endpoint).
+fn count_requests(log: &[u8], into: &mut BTreeMap<(&'static str, String), Tally>) {
     let text = String::from_utf8_lossy(log);
     for line in text.lines().filter(|l| l.contains(" Processed request: ")) {
-        // ... {requester} Processed request: … 2B 200 "PUT /path HTTP/1.1" "user agent" [0 dbevts]
+        // … {requester} Processed request: 0.002sec/0.000sec ru=(0.001sec, 0.000sec) db=(…) 2B 200
+        //   "PUT /path HTTP/1.1" "user agent" [0 dbevts]
         let mut quoted = line.split('"').skip(1).step_by(2);
         let (Some(request), Some(agent)) = (quoted.next(), quoted.next()) else { continue };
         let mut parts = request.split(' ');
         let (Some(method), Some(uri)) = (parts.next(), parts.next()) else { continue };
-        let side = if agent.starts_with("pluralmatrix/") {
-            Side::Daemon
-        } else if agent.starts_with("paired-echo/") {
-            Side::Echo
-        } else {
-            *others += 1;
-            continue;
-        };
-        *into.entry(side).or_default().entry(endpoint(method, uri)).or_default() += 1;
+        let ru_ms = line
+            .split_once(" ru=(")
+            .and_then(|(_, r)| r.split_once(')'))
+            .map(|(r, _)| {
+                r.split(", ").filter_map(|t| t.trim_end_matches("sec").parse::<f64>().ok()).sum::<f64>() * 1000.0
+            })
+            .unwrap_or(0.0);
+        let t = into.entry((requester_kind(agent), endpoint(method, uri))).or_default();
+        t.count += 1;
+        t.ru_ms += ru_ms;
     }
 }
 
@@ -568,8 +635,10 @@ struct Bench {
     pairs: usize,
     rounds: usize,
     burst_messages: usize,
-    requests: HashMap<Side, BTreeMap<String, u64>>,
-    other_requests: [u64; 2],
+    /// Per burst side: requests by (who, endpoint).
+    requests: [BTreeMap<(&'static str, String), Tally>; 2],
+    /// Per burst side: Synapse CPU ms over all its bursts.
+    synapse_burst_ms: [f64; 2],
     burst_total: [u64; 2],
 }
 
@@ -592,9 +661,13 @@ impl Bench {
         let event = self.owner.send(&room, &format!("a: {body}")).await;
         let sent = Instant::now();
         let deadline = sent + WAIT;
-        self.observer.wait_until(deadline, &format!("the {side:?} ghost's {body:?}"), |o| o.ghost_msgs.contains_key(body)).await;
+        self.observer
+            .wait_until(deadline, &format!("the {side:?} ghost's {body:?}"), |o| o.ghost_msgs.contains_key(body))
+            .await;
         let arrived = self.observer.ghost_msgs[body];
-        self.observer.wait_until(deadline, &format!("the redaction of {event}"), |o| o.redacted.contains_key(&event)).await;
+        self.observer
+            .wait_until(deadline, &format!("the redaction of {event}"), |o| o.redacted.contains_key(&event))
+            .await;
         tokio::time::sleep(Duration::from_millis(100)).await;
         arrived.saturating_duration_since(sent)
     }
@@ -646,9 +719,8 @@ impl Bench {
         let log_end = std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(log_start);
         let log = std::fs::read(&log_path).unwrap_or_default();
         let slice = &log[(log_start as usize).min(log.len())..(log_end as usize).min(log.len())];
-        let mut others = 0;
-        count_requests(slice, &mut self.requests, &mut others);
-        self.other_requests[idx(side)] += others;
+        count_requests(slice, &mut self.requests[idx(side)]);
+        self.synapse_burst_ms[idx(side)] += self.ms(cpu1.synapse - cpu0.synapse);
         self.burst_total[idx(side)] += n as u64;
         let cpu = Cpu {
             synapse: cpu1.synapse - cpu0.synapse,
@@ -810,7 +882,7 @@ async fn run() {
         owner.wait_joined(&room_e, &s.user_id).await;
     }
 
-    let rx = watch_sync(&env.hs_url, token(&observer));
+    let (rx, limited) = watch_sync_full(&env.hs_url, token(&observer));
     tokio::time::sleep(Duration::from_millis(500)).await;
     let http = reqwest::Client::new();
     let as_sender = |u: &User| Sender { http: http.clone(), hs_url: env.hs_url.clone(), token: token(u) };
@@ -826,8 +898,8 @@ async fn run() {
         pairs,
         rounds,
         burst_messages,
-        requests: HashMap::new(),
-        other_requests: [0; 2],
+        requests: [BTreeMap::new(), BTreeMap::new()],
+        synapse_burst_ms: [0.0; 2],
         burst_total: [0; 2],
         env,
     };
@@ -840,7 +912,10 @@ async fn run() {
             let body = format!("warm sender {s} {side:?}");
             let event = sender.send(&room, &format!("a: {body}")).await;
             let deadline = Instant::now() + WAIT;
-            bench.observer.wait_until(deadline, &format!("warm-up {body:?}"), |o| o.ghost_msgs.contains_key(&body)).await;
+            bench
+                .observer
+                .wait_until(deadline, &format!("warm-up {body:?}"), |o| o.ghost_msgs.contains_key(&body))
+                .await;
             bench.observer.wait_until(deadline, "warm-up redaction", |o| o.redacted.contains_key(&event)).await;
         }
     }
@@ -876,23 +951,40 @@ async fn run() {
 
     // Requests per proxied message, by endpoint.
     println!(
-        "paired: client-API requests per proxied message during the bursts (Synapse access log, by user agent; \
-         {} daemon messages, {} echo messages):",
+        "paired: client-API requests per proxied message during the bursts (Synapse access log; who = user agent; \
+         {} daemon messages, {} echo messages); per endpoint: requests/message (count) and the Synapse CPU \
+         those requests took (ms/message, from the log's ru=)",
         bench.burst_total[0], bench.burst_total[1]
     );
     for side in [Side::Daemon, Side::Echo] {
-        let n = bench.burst_total[idx(side)].max(1) as f64;
-        let map = bench.requests.get(&side).cloned().unwrap_or_default();
-        let total: u64 = map.values().sum();
-        println!("  {side:?}: {:.2} requests per message", total as f64 / n);
-        let mut rows: Vec<(&String, &u64)> = map.iter().collect();
-        rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        for (endpoint, count) in rows {
-            println!("    {:>7.3}  ({count:>5})  {endpoint}", *count as f64 / n);
+        let i = idx(side);
+        let n = bench.burst_total[i].max(1) as f64;
+        let map = &bench.requests[i];
+        println!("  during the {side:?} bursts:");
+        for who in ["daemon", "echo", "humans"] {
+            let mut rows: Vec<(&String, &Tally)> =
+                map.iter().filter(|((w, _), _)| *w == who).map(|((_, e), t)| (e, t)).collect();
+            let count: u64 = rows.iter().map(|(_, t)| t.count).sum();
+            let ru: f64 = rows.iter().map(|(_, t)| t.ru_ms).sum();
+            if count == 0 {
+                continue;
+            }
+            println!(
+                "    {who}: {:.2} requests/message, Synapse CPU in them {:.2} ms/message",
+                count as f64 / n,
+                ru / n
+            );
+            rows.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
+            for (endpoint, t) in rows {
+                println!("      {:>7.3}  ({:>5})  {:>6.2} ms  {endpoint}", t.count as f64 / n, t.count, t.ru_ms / n);
+            }
         }
+        let in_requests: f64 = map.values().map(|t| t.ru_ms).sum();
         println!(
-            "    (the humans' and observer's own requests in those windows: {:.2} per message)",
-            bench.other_requests[idx(side)] as f64 / n
+            "    Synapse CPU outside client requests (pushing transactions, background): {:.2} ms/message \
+             (of {:.2} ms/message in all)",
+            (bench.synapse_burst_ms[i] - in_requests) / n,
+            bench.synapse_burst_ms[i] / n
         );
     }
 
@@ -929,6 +1021,7 @@ async fn run() {
     println!("paired: daemon CPU per message {:.2} ms (goal <= 5 ms)", m(&|f| f.daemon_cpu));
     println!("paired: echo CPU per message {:.2} ms (for reference)", m(&|f| f.echo_cpu));
     println!("paired: daemon CPU while the echo bursts {:.1} ms/s (background work)", m(&|f| f.daemon_idle));
+    println!("paired: observer /sync responses with a limited timeline: {}", limited.load(Ordering::Relaxed));
     drop(bench);
     drop(echo);
 }

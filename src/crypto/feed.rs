@@ -162,9 +162,13 @@ impl Crypto {
     async fn receive_for(&self, seq: i64, user: &UserId, input: ForIdentity) -> Result<Vec<RoomKeyInfo>, CryptoError> {
         let machine = self.open_local(user).await?;
         let counts = input.counts.unwrap_or_default();
-        let room_keys =
+        // Room keys we asked other users' devices for: taken before the machine (which would
+        // drop them) advances its Olm sessions past them.
+        let forwarded = self.take_forwarded_keys(&machine, &input.to_device).await?;
+        let mut room_keys =
             super::receive_changes(&machine, input.to_device, &DeviceLists::new(), &counts, input.fallback.as_deref())
                 .await?;
+        room_keys.extend(forwarded);
         self.db.mark_crypto_applied(seq, user.as_str()).await?;
         crate::fault::point("crypto.after-apply");
         if let Err(e) = requests::flush(&self.hs, &machine).await {

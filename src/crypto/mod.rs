@@ -5,6 +5,7 @@
 //! half-bootstrapped identity.
 
 mod feed;
+mod key_requests;
 pub mod keys;
 mod machines;
 mod requests;

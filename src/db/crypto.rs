@@ -31,7 +31,57 @@ pub struct ParkedEvent {
     pub parked_at: i64,
 }
 
+/// A room key the bot asked for.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct KeyRequest {
+    pub session_id: String,
+    pub room_id: String,
+    pub sender: String,
+    pub sender_device: String,
+    pub sender_key: String,
+    pub request_id: String,
+    pub sent_at: i64,
+    pub attempts: i64,
+}
+
+const KEY_REQUEST_COLS: &str = "session_id, room_id, sender, sender_device, sender_key, request_id, sent_at, attempts";
+
 impl Db {
+    pub async fn key_request(&self, session_id: &str) -> DbResult<Option<KeyRequest>> {
+        let sql = format!("SELECT {KEY_REQUEST_COLS} FROM key_requests WHERE session_id = $1");
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(session_id).fetch_optional(self.pool()).await?)
+    }
+
+    /// Open requests for sessions of the device with this curve25519 key.
+    pub async fn key_requests_by_sender_key(&self, sender_key: &str) -> DbResult<Vec<KeyRequest>> {
+        let sql = format!("SELECT {KEY_REQUEST_COLS} FROM key_requests WHERE sender_key = $1");
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(sender_key).fetch_all(self.pool()).await?)
+    }
+
+    pub async fn record_key_request(&self, r: &KeyRequest) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO key_requests (session_id, room_id, sender, sender_device, sender_key, request_id, sent_at, attempts) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (session_id) DO UPDATE SET sent_at = excluded.sent_at, attempts = excluded.attempts",
+        )
+        .bind(&r.session_id)
+        .bind(&r.room_id)
+        .bind(&r.sender)
+        .bind(&r.sender_device)
+        .bind(&r.sender_key)
+        .bind(&r.request_id)
+        .bind(r.sent_at)
+        .bind(r.attempts)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn forget_key_request(&self, session_id: &str) -> DbResult<()> {
+        sqlx::query("DELETE FROM key_requests WHERE session_id = $1").bind(session_id).execute(self.pool()).await?;
+        Ok(())
+    }
+
     pub async fn crypto_identity(&self, user_id: &str) -> DbResult<Option<CryptoIdentity>> {
         Ok(sqlx::query_as::<_, CryptoIdentity>(
             "SELECT user_id, device_id, device_created, cross_signing_done, device_changes_seen \

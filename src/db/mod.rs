@@ -12,7 +12,7 @@ use std::{str::FromStr, time::Duration};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-pub use crypto::{CryptoIdentity, ParkedEvent, RoomInfo};
+pub use crypto::{CryptoIdentity, KeyRequest, ParkedEvent, RoomInfo};
 pub use ghosts::Ghost;
 pub use journal::{CryptoInput, JournalEntry, QueuedEvent, body_hash};
 pub use messages::ProxiedMessage;
