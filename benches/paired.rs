@@ -8,6 +8,12 @@
 //! `@echo_ghost:localhost` and then redacts the original as `@echo_bot:localhost`, one spawned
 //! task per event.
 //!
+//! Synapse is started by `TestEnv::start_without_daemon` and then restarted (same port and data)
+//! with both registrations (`restart_synapse_with_registrations`, i.e. `scripts/synapse.sh start
+//! DIR PORT REG EXTRA_REG`). The observer long-polls /sync like `support::watch_sync`, but with an
+//! inline filter raising the timeline limit (Synapse's default of 10 events per room would leave
+//! burst events out); the last line counts responses that were limited anyway (should be 0).
+//!
 //! Room D holds the owner, the observer, the daemon's bot (moderator) and the burst senders;
 //! room E the same humans, `@echo_bot` (power 50) and `@echo_ghost`. Every human has a system
 //! with Alice (`a:text`). All rooms are plain (unencrypted); the daemon runs with its default
@@ -20,8 +26,9 @@
 //!    observer's plain long-polling /sync delivers the ghost's message. The next sample starts
 //!    once the original's redaction has been seen too. p50 and p99 per side.
 //! b. throughput: ROUNDS bursts (default 4, sides D, E, E, D, …): BURST_SENDERS users (default 8)
-//!    send BURST_MESSAGES messages each (default 25), all at once, each as fast as its sends
-//!    return; from the first send until the observer has the round's last ghost message.
+//!    send BURST_MESSAGES messages each (default 15; 25 made a default run take ~10.5 min on
+//!    2 cores), all at once, each as fast as its sends return; from the first send until the
+//!    observer has the round's last ghost message.
 //! c. CPU per proxied message during the bursts (utime+stime from /proc/<pid>/stat, from the
 //!    first send until every original of the round is seen redacted, plus 300 ms): Synapse
 //!    (SYNAPSE_PID in <env>/synapse/synapse.env), the daemon, the echo process. CLK_TCK comes
@@ -29,13 +36,16 @@
 //!
 //! and, over all bursts, the client-API requests each appservice made per proxied message, by
 //! endpoint, from Synapse's access log (`Processed request` lines in homeserver.log; told apart
-//! by user agent: `pluralmatrix/…` is the daemon, `paired-echo/…` the echo).
+//! by user agent: `pluralmatrix/…` is the daemon, `paired-echo/…` the echo, anything else the
+//! humans), with the Synapse CPU inside those requests (the log's `ru=`), the Synapse CPU outside
+//! any client request (transaction pushing, background), and the Synapse CPU per message without
+//! the observer's /sync requests (whose number depends on how the ghost messages are spread out).
 //!
 //! The last lines give the median over the runs of every figure; a ratio there is the median
 //! of the per-run ratios (a paired statistic), so it need not equal the quotient of the two
 //! medians printed beside it.
 //!
-//!   cargo bench --bench paired                                   (release build; ~5-10 min)
+//!   cargo bench --bench paired                  (release build; ~8 min plus the build, 2 cores)
 //!   PAIRS=10 ROUNDS=2 RUNS=1 BURST_MESSAGES=5 cargo bench --bench paired      (quick check)
 //!   KEEP_ENV=1 cargo bench --bench paired     (keep target/tmp/envs/paired-*, logs included)
 //!
@@ -825,7 +835,7 @@ async fn run() {
     let rounds = env_usize("ROUNDS", 4);
     let runs = env_usize("RUNS", 3).max(1);
     let n_senders = env_usize("BURST_SENDERS", 8).max(1);
-    let burst_messages = env_usize("BURST_MESSAGES", 25).max(1);
+    let burst_messages = env_usize("BURST_MESSAGES", 15).max(1);
     let (tck, tck_known) = clk_tck();
     let started = Instant::now();
     println!(
@@ -987,6 +997,21 @@ async fn run() {
             bench.synapse_burst_ms[i] / n
         );
     }
+    let without_sync = |i: usize| {
+        let sync: f64 = bench.requests[i]
+            .iter()
+            .filter(|((w, e), _)| *w == "humans" && e.starts_with("GET /_matrix/client/v3/sync"))
+            .map(|(_, t)| t.ru_ms)
+            .sum();
+        (bench.synapse_burst_ms[i] - sync) / bench.burst_total[i].max(1) as f64
+    };
+    println!(
+        "paired: synapse CPU per message without the observer's /sync requests (all bursts): daemon {:.2} ms / \
+         echo {:.2} ms = {:.2}",
+        without_sync(0),
+        without_sync(1),
+        without_sync(0) / without_sync(1)
+    );
 
     // Medians over the runs.
     let m = |f: &dyn Fn(&RunFigures) -> f64| median(all.iter().map(f).collect());

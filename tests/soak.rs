@@ -9,7 +9,8 @@
 //!                                                            plain; encrypted: SOAK_E2EE_MESSAGES)
 //!
 //! Environment: `SOAK_MESSAGES` (1020), `SOAK_E2EE_MESSAGES` (240), `SOAK_SENDERS` (6),
-//! `SOAK_SEED` (random; printed, so a run can be repeated).
+//! `SOAK_SEED` (random; printed, so a run can be repeated), `SOAK_CLIENT_LOG` (a tracing
+//! filter for the test users' clients, logged to `clients.log` in the kept environment).
 
 #![recursion_limit = "256"]
 
@@ -104,6 +105,16 @@ struct Sent {
 
 async fn soak(p: Params) -> Counts {
     let mut env = TestEnv::start(if p.encrypted { "soak-e2ee" } else { "soak" }).await;
+    // SOAK_CLIENT_LOG=<filter> (e.g. `matrix_sdk_crypto=debug`): the test users' own log, in
+    // the environment's folder, to see why a client did (not) answer a key request.
+    if let Ok(filter) = std::env::var("SOAK_CLIENT_LOG") {
+        let file = std::fs::File::create(env.root.join("clients.log")).unwrap();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .try_init();
+    }
     let observer = env.user("soakwatch").await;
     if p.encrypted {
         observer.start_sync().await;

@@ -73,10 +73,13 @@ impl Crypto {
             sender: sender.to_string(),
             sender_device: device.clone(),
             sender_key: sender_key.clone(),
-            request_id: known.as_ref().map_or_else(|| txn_id(&session_id, "key-request"), |k| k.request_id.clone()),
+            request_id: String::new(),
             sent_at: now,
             attempts: known.map_or(1, |k| k.attempts + 1),
         };
+        // A new request ID each time: a client that answered an ID once (its answer may have
+        // been dropped like the key was) may not answer it again.
+        let request = KeyRequest { request_id: txn_id(&session_id, &format!("key-request-{}", request.attempts)), ..request };
         let machine = self.identity(bot).await?;
         let body = json!({
             "action": "request",
@@ -88,7 +91,7 @@ impl Crypto {
         let device_id: OwnedDeviceId = device.as_str().into();
         let mut messages = BTreeMap::new();
         messages.insert(sender.to_owned(), BTreeMap::from([(DeviceIdOrAllDevices::DeviceId(device_id), raw)]));
-        let txn: OwnedTransactionId = txn_id(&request.request_id, &format!("key-request-{}", request.attempts)).into();
+        let txn: OwnedTransactionId = txn_id(&request.request_id, "send").into();
         let req = send_event_to_device::v3::Request::new_raw(ToDeviceEventType::RoomKeyRequest, txn, messages);
         self.hs.send_as(req, Some(bot), Some(machine.device_id())).await?;
         self.db.record_key_request(&request).await?;

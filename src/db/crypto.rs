@@ -62,7 +62,8 @@ impl Db {
         sqlx::query(
             "INSERT INTO key_requests (session_id, room_id, sender, sender_device, sender_key, request_id, sent_at, attempts) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (session_id) DO UPDATE SET sent_at = excluded.sent_at, attempts = excluded.attempts",
+             ON CONFLICT (session_id) DO UPDATE SET sent_at = excluded.sent_at, attempts = excluded.attempts, \
+             request_id = excluded.request_id",
         )
         .bind(&r.session_id)
         .bind(&r.room_id)
