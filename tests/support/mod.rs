@@ -34,7 +34,15 @@ fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A free port below Linux's ephemeral range (32768+), so that no outgoing connection (of
+/// another test, or a benchmark running at the same time) takes it before the daemon binds it.
 pub fn free_port() -> u16 {
+    for _ in 0..200 {
+        let port = 20_000 + (rand::random::<u16>() % 12_000);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
@@ -141,15 +149,16 @@ impl TestEnv {
         let deadline = Instant::now() + WAIT;
         let http = reqwest::Client::new();
         loop {
+            // Exited (e.g. its port was taken): whatever answers there is not ours.
+            if let Some(status) = self.daemon.as_mut().unwrap().try_wait().unwrap() {
+                panic!("daemon exited during start-up ({status}); log:\n{}", self.daemon_log());
+            }
             if let Ok(r) = http.get(format!("{}/health", self.daemon_url())).send().await {
                 // Started; "stalled" means old work is waiting, which a test may well have made.
                 let ok = r.status().is_success();
                 if ok || r.text().await.unwrap_or_default().starts_with("stalled") {
                     return;
                 }
-            }
-            if let Some(status) = self.daemon.as_mut().unwrap().try_wait().unwrap() {
-                panic!("daemon exited during start-up ({status}); log:\n{}", self.daemon_log());
             }
             assert!(Instant::now() < deadline, "daemon not ready in time; log:\n{}", self.daemon_log());
             tokio::time::sleep(Duration::from_millis(100)).await;
