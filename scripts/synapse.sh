@@ -23,10 +23,12 @@ SHARED_SECRET="pluralmatrix_test_shared_secret"
 die() { echo "synapse.sh: $*" >&2; exit 1; }
 
 install_venv() {
+  # Installed already: no lock needed (a Synapse started by this script must not hold it either).
+  if [ -f "$VENV/.installed" ]; then return 0; fi
   mkdir -p "$CACHE_DIR"
   exec 9>"$CACHE_DIR/synapse.lock"
   flock 9
-  if [ -f "$VENV/.installed" ]; then return 0; fi
+  if [ -f "$VENV/.installed" ]; then exec 9>&-; return 0; fi
   echo "synapse.sh: installing matrix-synapse $SYNAPSE_VERSION into $VENV (about a minute, once)" >&2
   rm -rf "$VENV"
   python3 -m venv "$VENV"
@@ -34,6 +36,7 @@ install_venv() {
   "$VENV/bin/pip" install --quiet --only-binary :all: "matrix-synapse==$SYNAPSE_VERSION" >&2
   touch "$VENV/.installed"
   flock -u 9
+  exec 9>&-
 }
 
 free_port() {

@@ -18,9 +18,9 @@ use crate::{
     config::Config,
     crypto::{Crypto, CryptoSettings, keys::MasterKey},
     db::Db,
+    engine::{Engine, EngineSettings, TxnWatch, Wakers},
     homeserver::{Homeserver, RetryPolicy},
     server::{self, IntakeState},
-    engine::{Engine, EngineSettings, TxnWatch, Wakers},
 };
 
 #[derive(Debug, thiserror::Error)]

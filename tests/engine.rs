@@ -82,7 +82,8 @@ async fn a_command_retried_after_it_ran_does_not_run_again() {
     env.start_daemon().await;
     let reply = owner
         .wait_for(&room_id, "the answer", |e| {
-            e["sender"] == env.bot.as_str() && e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == command.as_str()
+            e["sender"] == env.bot.as_str()
+                && e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == command.as_str()
         })
         .await;
     assert!(reply["content"]["body"].as_str().unwrap().contains("Member created"), "{reply}");
@@ -150,7 +151,10 @@ async fn poison_input_becomes_a_dead_letter_and_holds_up_nobody() {
     assert!(reason.contains("panicked") && attempts == 3, "{reason} after {attempts}");
     let events = observer.messages(&room_id).await;
     assert!(!events.iter().any(|e| e["event_id"] == poison.as_str() && is_redacted(e)), "the poison stays as it was");
-    let notices = from(&events, &env.bot).iter().filter(|e| e["content"]["body"].as_str().unwrap_or("").contains("went wrong")).count();
+    let notices = from(&events, &env.bot)
+        .iter()
+        .filter(|e| e["content"]["body"].as_str().unwrap_or("").contains("went wrong"))
+        .count();
     assert_eq!(notices, 1, "told once");
     assert_eq!(from(&events, &ghost).iter().filter(|e| e["content"]["body"] == "after the poison").count(), 1);
 

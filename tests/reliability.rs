@@ -220,10 +220,10 @@ async fn unprocessed_journal_entries_resume_after_restart() {
         sqlx::query(
             "INSERT INTO journal (txn_id, body_hash, body, received_at) VALUES ('stored-before-crash', 'h', $1, 0)",
         )
-            .bind(txn_with(&event).into_bytes())
-            .execute(&pool)
-            .await
-            .unwrap();
+        .bind(txn_with(&event).into_bytes())
+        .execute(&pool)
+        .await
+        .unwrap();
         pool.close().await;
     }
     env.start_daemon().await;

@@ -24,7 +24,9 @@ use std::{
 use matrix_sdk::{
     Room,
     room::MessagesOptions,
-    ruma::{OwnedEventId, OwnedRoomId, OwnedTransactionId, OwnedUserId, events::AnyMessageLikeEventContent, serde::Raw},
+    ruma::{
+        OwnedEventId, OwnedRoomId, OwnedTransactionId, OwnedUserId, events::AnyMessageLikeEventContent, serde::Raw,
+    },
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
@@ -51,7 +53,14 @@ fn seed() -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_short() {
-    let p = Params { messages: 120, senders: 6, encrypted: false, seed: seed(), kill_every: (1.5, 3.0), pace_ms: (150, 450) };
+    let p = Params {
+        messages: 120,
+        senders: 6,
+        encrypted: false,
+        seed: seed(),
+        kill_every: (1.5, 3.0),
+        pace_ms: (150, 450),
+    };
     soak(p).await;
 }
 
@@ -222,7 +231,10 @@ async fn explain_doubles(env: &TestEnv, observer: &User, sent: &[Sent]) {
         let events = whole_timeline(&observer.room(&s.room_id)).await;
         let mut by_body: HashMap<&str, Vec<&str>> = HashMap::new();
         for e in from(&events, &s.ghost) {
-            by_body.entry(e["content"]["body"].as_str().unwrap_or_default()).or_default().push(e["event_id"].as_str().unwrap_or_default());
+            by_body
+                .entry(e["content"]["body"].as_str().unwrap_or_default())
+                .or_default()
+                .push(e["event_id"].as_str().unwrap_or_default());
         }
         for (body, ids) in by_body.into_iter().filter(|(_, ids)| ids.len() > 1) {
             for id in ids {

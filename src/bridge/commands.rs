@@ -77,7 +77,12 @@ impl Bridge {
         }
     }
 
-    async fn system_new(&self, event: &RoomEvent, existing: Option<System>, name: Option<String>) -> BridgeResult<String> {
+    async fn system_new(
+        &self,
+        event: &RoomEvent,
+        existing: Option<System>,
+        name: Option<String>,
+    ) -> BridgeResult<String> {
         let sender = &event.sender;
         let cause = event.event_id.as_str();
         if let Some(s) = existing.filter(|s| s.created_by_event.as_deref() != Some(cause)) {
@@ -87,7 +92,8 @@ impl Bridge {
                 code(&s.short_id)
             ));
         }
-        let s = self.db.create_system(sender.as_str(), sender.localpart(), name.as_deref(), Some(cause), now_ms()).await?;
+        let s =
+            self.db.create_system(sender.as_str(), sender.localpart(), name.as_deref(), Some(cause), now_ms()).await?;
         Ok(format!(
             "✅ System created: **{}** (ID {}, slug {}).\n\nNext: add a member with `pk;member new <name>`, then give \
              it a proxy tag with `pk;member <name> proxy a:text`.\n\nNote: proxied messages are sent by accounts on \

@@ -44,7 +44,9 @@ impl Bridge {
                     // Ask the sender's device at once (a session lasts about 100 messages, and
                     // it re-shares only its current one), and again while we wait.
                     if let Some(content) = raw.get("content") {
-                        if let Err(e) = crypto.request_room_key(&self.settings.bot, &event.room_id, &event.sender, content).await {
+                        if let Err(e) =
+                            crypto.request_room_key(&self.settings.bot, &event.room_id, &event.sender, content).await
+                        {
                             warn!(event_id = %event.event_id, error = %e, "could not ask for the room key");
                         }
                     }

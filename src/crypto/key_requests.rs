@@ -53,9 +53,16 @@ const OLM: &str = "m.olm.v1.curve25519-aes-sha2";
 impl Crypto {
     /// Asks the device that sent `content` (an `m.room.encrypted` Megolm content) for its
     /// room key, unless asked recently or often enough.
-    pub async fn request_room_key(&self, bot: &UserId, room: &RoomId, sender: &UserId, content: &Value) -> Result<(), CryptoError> {
+    pub async fn request_room_key(
+        &self,
+        bot: &UserId,
+        room: &RoomId,
+        sender: &UserId,
+        content: &Value,
+    ) -> Result<(), CryptoError> {
         let text = |k: &str| content.get(k).and_then(Value::as_str).map(str::to_owned);
-        let (Some(session_id), Some(sender_key), Some(device)) = (text("session_id"), text("sender_key"), text("device_id"))
+        let (Some(session_id), Some(sender_key), Some(device)) =
+            (text("session_id"), text("sender_key"), text("device_id"))
         else {
             return Ok(()); // nothing to address the request to
         };
@@ -79,7 +86,8 @@ impl Crypto {
         };
         // A new request ID each time: a client that answered an ID once (its answer may have
         // been dropped like the key was) may not answer it again.
-        let request = KeyRequest { request_id: txn_id(&session_id, &format!("key-request-{}", request.attempts)), ..request };
+        let request =
+            KeyRequest { request_id: txn_id(&session_id, &format!("key-request-{}", request.attempts)), ..request };
         let machine = self.identity(bot).await?;
         let body = json!({
             "action": "request",
@@ -87,7 +95,8 @@ impl Crypto {
             "requesting_device_id": machine.device_id(),
             "body": {"algorithm": MEGOLM, "room_id": room, "sender_key": sender_key, "session_id": session_id},
         });
-        let raw: Raw<AnyToDeviceEventContent> = Raw::new(&body).map_err(|e| CryptoError::Invalid(e.to_string()))?.cast_unchecked();
+        let raw: Raw<AnyToDeviceEventContent> =
+            Raw::new(&body).map_err(|e| CryptoError::Invalid(e.to_string()))?.cast_unchecked();
         let device_id: OwnedDeviceId = device.as_str().into();
         let mut messages = BTreeMap::new();
         messages.insert(sender.to_owned(), BTreeMap::from([(DeviceIdOrAllDevices::DeviceId(device_id), raw)]));
@@ -154,7 +163,8 @@ impl Crypto {
     ) -> Result<Option<ExportedRoomKey>, String> {
         let sender = event["sender"].as_str().unwrap_or_default();
         let ours = machine.identity_keys();
-        let Ok(message) = serde_json::from_value::<OlmMessage>(event["content"]["ciphertext"][ours.curve25519.to_base64()].clone())
+        let Ok(message) =
+            serde_json::from_value::<OlmMessage>(event["content"]["ciphertext"][ours.curve25519.to_base64()].clone())
         else {
             return Ok(None);
         };

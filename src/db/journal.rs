@@ -94,7 +94,9 @@ impl Db {
 
     /// The ID of the newest transaction stored.
     pub async fn last_txn_id(&self) -> DbResult<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT txn_id FROM journal ORDER BY seq DESC LIMIT 1").fetch_optional(self.pool()).await?)
+        Ok(sqlx::query_scalar("SELECT txn_id FROM journal ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     pub async fn journal_pending_count(&self) -> DbResult<i64> {
@@ -104,10 +106,9 @@ impl Db {
     /// Room events of transactions from this sequence number on wait: their transaction's
     /// crypto input (or an earlier one's) is not applied yet. `i64::MAX` if none waits.
     pub async fn crypto_watermark(&self) -> DbResult<i64> {
-        let seq: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(seq) FROM journal WHERE processed_at IS NULL AND gates")
-                .fetch_one(self.pool())
-                .await?;
+        let seq: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM journal WHERE processed_at IS NULL AND gates")
+            .fetch_one(self.pool())
+            .await?;
         Ok(seq.unwrap_or(i64::MAX))
     }
 
@@ -217,10 +218,8 @@ mod tests {
         let db = test_db().await;
         assert!(db.journal_insert("1", b"{\"events\":[1]}", &[ev("$a", "!r")], CryptoInput::None, 1).await.unwrap());
         assert!(db.journal_insert("1", b"{\"events\":[2]}", &[ev("$b", "!r")], CryptoInput::None, 2).await.unwrap());
-        let queued: Vec<String> = sqlx::query_scalar("SELECT event_id FROM room_events ORDER BY id")
-            .fetch_all(db.pool())
-            .await
-            .unwrap();
+        let queued: Vec<String> =
+            sqlx::query_scalar("SELECT event_id FROM room_events ORDER BY id").fetch_all(db.pool()).await.unwrap();
         assert_eq!(queued, vec!["$a".to_owned(), "$b".to_owned()]);
     }
 

@@ -86,8 +86,10 @@ impl Db {
         }
         // An in-memory database exists once per connection: keep exactly one, for both.
         let in_memory = url.contains(":memory:");
-        let pool =
-            SqlitePoolOptions::new().max_connections(if in_memory { 1 } else { 4 }).connect_with(options.clone()).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(if in_memory { 1 } else { 4 })
+            .connect_with(options.clone())
+            .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         let journal = if in_memory {
             pool.clone()

@@ -55,10 +55,8 @@ impl Db {
     /// The room's oldest pending event, if it may be handled now.
     pub async fn room_head(&self, room_id: &str, now: i64, watermark: i64) -> DbResult<Option<RoomEventRow>> {
         let sql = format!("SELECT {ROW} FROM room_events WHERE state = 'pending' AND room_id = $1 ORDER BY id LIMIT 1");
-        let head: Option<RoomEventRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(room_id)
-        .fetch_optional(self.pool())
-        .await?;
+        let head: Option<RoomEventRow> =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(room_id).fetch_optional(self.pool()).await?;
         Ok(head.filter(|h| h.not_before <= now && h.journal_seq < watermark))
     }
 
@@ -105,7 +103,13 @@ impl Db {
 
     /// Gives up on an event: it moves to the dead letters with `reason`. Returns `false` if
     /// it was there already.
-    pub async fn dead_letter(&self, row: &RoomEventRow, sender: Option<&str>, reason: &str, now: i64) -> DbResult<bool> {
+    pub async fn dead_letter(
+        &self,
+        row: &RoomEventRow,
+        sender: Option<&str>,
+        reason: &str,
+        now: i64,
+    ) -> DbResult<bool> {
         let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "INSERT INTO dead_letters (event_id, room_id, sender, reason, attempts, body, dead_at) \
@@ -138,21 +142,22 @@ impl Db {
     /// Puts parked events back in their rooms' lines: those of one session (its key came), or
     /// all of them (the periodic sweep). Returns how many.
     pub async fn unpark(&self, session: Option<(&str, &str)>) -> DbResult<u64> {
-        let done = match session {
-            Some((room, session)) => sqlx::query(
-                "UPDATE room_events SET state = 'pending', not_before = 0 WHERE state = 'parked' AND event_id IN \
+        let done =
+            match session {
+                Some((room, session)) => sqlx::query(
+                    "UPDATE room_events SET state = 'pending', not_before = 0 WHERE state = 'parked' AND event_id IN \
                  (SELECT event_id FROM parked_events WHERE room_id = $1 AND session_id = $2)",
-            )
-            .bind(room)
-            .bind(session)
-            .execute(self.pool())
-            .await?,
-            None => {
-                sqlx::query("UPDATE room_events SET state = 'pending', not_before = 0 WHERE state = 'parked'")
-                    .execute(self.pool())
-                    .await?
-            }
-        };
+                )
+                .bind(room)
+                .bind(session)
+                .execute(self.pool())
+                .await?,
+                None => {
+                    sqlx::query("UPDATE room_events SET state = 'pending', not_before = 0 WHERE state = 'parked'")
+                        .execute(self.pool())
+                        .await?
+                }
+            };
         Ok(done.rows_affected())
     }
 

@@ -49,8 +49,7 @@ pub struct Member {
     pub created_by_event: Option<String>,
 }
 
-const SYSTEM_COLS: &str =
-    "s.id, s.short_id, s.slug, s.name, s.tag, s.autoproxy_mode, s.autoproxy_member_id, s.latch_member_id, s.latch_at, s.created_by_event";
+const SYSTEM_COLS: &str = "s.id, s.short_id, s.slug, s.name, s.tag, s.autoproxy_mode, s.autoproxy_member_id, s.latch_member_id, s.latch_at, s.created_by_event";
 const MEMBER_COLS: &str = "id, system_id, short_id, slug, name, display_name, avatar_url, created_by_event";
 
 fn random_u32() -> u32 {
@@ -275,10 +274,7 @@ impl Db {
         let Some(cause) = cause else { return Ok(None) };
         let alias = table.split(' ').nth(1).map(|a| format!("{a}.")).unwrap_or_default();
         let sql = format!("SELECT {cols} FROM {table} WHERE {alias}created_by_event = $1");
-        Ok(sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql))
-            .bind(cause)
-            .fetch_optional(self.pool())
-            .await?)
+        Ok(sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql)).bind(cause).fetch_optional(self.pool()).await?)
     }
 
     pub async fn rename_member(&self, member_id: i64, name: &str) -> DbResult<()> {

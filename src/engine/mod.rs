@@ -132,13 +132,15 @@ impl Engine {
             (Err(e), _) | (_, Err(e)) => warn!(error = %e, "could not count unfinished work"),
         }
         let crypto = {
-            let (db, bridge, wakers, stop) = (self.db.clone(), self.bridge.clone(), self.wakers.clone(), shutdown.clone());
+            let (db, bridge, wakers, stop) =
+                (self.db.clone(), self.bridge.clone(), self.wakers.clone(), shutdown.clone());
             supervise("crypto stage", shutdown.clone(), move || {
                 crypto_stage::run(db.clone(), bridge.clone(), wakers.clone(), stop.clone())
             })
         };
         let rooms = {
-            let (db, bridge, wakers, stop) = (self.db.clone(), self.bridge.clone(), self.wakers.clone(), shutdown.clone());
+            let (db, bridge, wakers, stop) =
+                (self.db.clone(), self.bridge.clone(), self.wakers.clone(), shutdown.clone());
             let limit = self.settings.rooms_in_flight.max(1);
             supervise("room scheduler", shutdown.clone(), move || {
                 rooms::run(db.clone(), bridge.clone(), wakers.rooms.clone(), limit, stop.clone())

@@ -128,8 +128,12 @@ impl RoomLine {
                 self.db.defer_event(row.id, attempts, now + delay, &e.to_string()).await
             }
             Ok(Err(e)) if e.is_transient() => {
-                self.give_up(&RoomEventRow { attempts, ..row }, Some(&raw), &format!("still failing after an hour: {e}"))
-                    .await
+                self.give_up(
+                    &RoomEventRow { attempts, ..row },
+                    Some(&raw),
+                    &format!("still failing after an hour: {e}"),
+                )
+                .await
             }
             Ok(Err(e)) => self.give_up(&RoomEventRow { attempts, ..row }, Some(&raw), &e.to_string()).await,
             Err(join) => {
