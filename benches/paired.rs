@@ -48,6 +48,9 @@
 //!   cargo bench --bench paired                  (release build; ~8 min plus the build, 2 cores)
 //!   PAIRS=10 ROUNDS=2 RUNS=1 BURST_MESSAGES=5 cargo bench --bench paired      (quick check)
 //!   KEEP_ENV=1 cargo bench --bench paired     (keep target/tmp/envs/paired-*, logs included)
+//!   ECHO_LIKE_DAEMON=1 cargo bench --bench paired   (the echo's registration also sets
+//!       receive_ephemeral, org.matrix.msc3202 and io.element.msc4190, like the daemon's, so
+//!       Synapse does the same extra work for both; the echo ignores what that brings)
 //!
 //! Prints the figures; asserts nothing about them (it fails only if the set-up fails or a
 //! message does not arrive in time). Everything stays on 127.0.0.1.
@@ -286,6 +289,10 @@ mod echo {
     }
 }
 
+fn echo_like_daemon() -> bool {
+    std::env::var("ECHO_LIKE_DAEMON").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
 /// The echo process; killed (and reaped) on drop.
 struct EchoProcess {
     child: Child,
@@ -301,11 +308,17 @@ impl EchoProcess {
         let url = format!("http://127.0.0.1:{port}");
         let (as_token, hs_token) = (random_token(), random_token());
         let registration = env.root.join("echo-registration.yaml");
+        // ECHO_LIKE_DAEMON=1: the daemon's registration extras too, to see what they cost Synapse.
+        let flags = if echo_like_daemon() {
+            "receive_ephemeral: true\norg.matrix.msc3202: true\nio.element.msc4190: true\n"
+        } else {
+            ""
+        };
         std::fs::write(
             &registration,
             format!(
                 "id: echo\nurl: \"{url}\"\nas_token: \"{as_token}\"\nhs_token: \"{hs_token}\"\n\
-                 sender_localpart: echo_bot\nrate_limited: false\nnamespaces:\n  users:\n    \
+                 sender_localpart: echo_bot\nrate_limited: false\n{flags}namespaces:\n  users:\n    \
                  - exclusive: true\n      regex: '@echo_.*:localhost'\n  aliases: []\n  rooms: []\n"
             ),
         )
@@ -844,6 +857,11 @@ async fn run() {
         if tck_known { " (getconf)" } else { " (assumed; getconf failed)" },
         if cfg!(debug_assertions) { "debug" } else { "release" },
     );
+    if echo_like_daemon() {
+        println!(
+            "paired: ECHO_LIKE_DAEMON: the echo registers receive_ephemeral, org.matrix.msc3202, io.element.msc4190"
+        );
+    }
 
     // One Synapse with both registrations, the daemon (default config) and the echo.
     let mut env = TestEnv::start_without_daemon("paired", "").await;

@@ -21,10 +21,10 @@ pub fn point(name: &str) {
     }
 }
 
-/// Panics if `name` is armed and `when` holds (for tests of poison input: a panic while
-/// handling one particular event).
-pub fn panic_point(name: &str, when: bool) {
-    if when && armed().iter().any(|a| a == name) {
+/// Panics if `name` is armed and `when()` holds (for tests of poison input: a panic while
+/// handling one particular event). `when` is not called unless the point is armed.
+pub fn panic_point(name: &str, when: impl FnOnce() -> bool) {
+    if armed().iter().any(|a| a == name) && when() {
         panic!("fault point {name} (PLURALMATRIX_FAULTS)");
     }
 }

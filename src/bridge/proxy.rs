@@ -27,7 +27,7 @@ impl Bridge {
         let Some(text) = message_text(&event.content) else {
             return Ok(());
         };
-        crate::fault::panic_point("message.poison", text.text.contains("poison-pill"));
+        crate::fault::panic_point("message.poison", || text.text.contains("poison-pill"));
         if let Some(original) = text.replaces {
             return self.on_edit(event, original).await;
         }

@@ -170,7 +170,6 @@ impl Crypto {
                 .await?;
         room_keys.extend(forwarded);
         self.db.mark_crypto_applied(seq, user.as_str()).await?;
-        crate::fault::point("crypto.after-apply");
         if let Err(e) = requests::flush(&self.hs, &machine).await {
             warn!(%user, error = %e, "could not send what the encryption machine asked for; it stays queued");
         }
