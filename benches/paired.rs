@@ -830,7 +830,9 @@ async fn register_echo_ghost(hs_url: &str, echo: &EchoProcess) {
         .post(format!("{hs_url}/_matrix/client/v3/register"))
         .bearer_auth(&echo.as_token)
         .header("content-type", "application/json")
-        .body(json!({"type": "m.login.application_service", "username": "echo_ghost"}).to_string())
+        .body(
+            json!({"type": "m.login.application_service", "username": "echo_ghost", "inhibit_login": true}).to_string(),
+        )
         .send()
         .await
         .unwrap();
