@@ -86,12 +86,6 @@ impl CryptoTransaction {
         out.into_iter().collect()
     }
 
-    /// Whether some device reports fewer one-time keys than the machine keeps (50): such
-    /// counts are always applied, so the machine tops its keys up.
-    pub fn has_low_counts(&self) -> bool {
-        self.counts().values().flat_map(|d| d.values()).any(|c| c.get("signed_curve25519").copied().unwrap_or(0) < 50)
-    }
-
     fn counts(&self) -> &PerDevice<BTreeMap<String, u64>> {
         if self.otk_counts.is_empty() { &self.otk_counts_legacy } else { &self.otk_counts }
     }
@@ -180,8 +174,8 @@ impl Crypto {
 /// The pseudo-identity under which a journal entry's device-list changes are recorded once.
 const DEVICE_LISTS: &str = "(device lists)";
 
-/// Splits a transaction's crypto parts by recipient identity, keeping only our devices that
-/// exist on the homeserver (the value in `ours`).
+/// Splits a transaction's crypto parts by recipient identity, keeping only our devices whose
+/// encryption is set up (the value in `ours`).
 fn route(txn: &CryptoTransaction, ours: &HashMap<(String, String), bool>) -> HashMap<String, ForIdentity> {
     let mut per: HashMap<String, ForIdentity> = HashMap::new();
     let is_ours = |user: &str, device: &str| ours.get(&(user.to_owned(), device.to_owned())) == Some(&true);

@@ -126,12 +126,14 @@ impl Db {
         Ok(())
     }
 
-    /// Every identity's (user, device, whether the device exists on the homeserver): which
-    /// to-device recipients are ours.
+    /// Every identity's (user, device, whether its encryption is set up): which to-device
+    /// recipients are ours. A device that only exists (ghosts get one for durable transaction
+    /// IDs) has no keys, so nothing is for it yet.
     pub async fn crypto_devices(&self) -> DbResult<Vec<(String, String, bool)>> {
-        let rows = sqlx::query("SELECT user_id, device_id, device_created FROM crypto_identities")
-            .fetch_all(self.pool())
-            .await?;
+        let rows =
+            sqlx::query("SELECT user_id, device_id, device_created AND cross_signing_done FROM crypto_identities")
+                .fetch_all(self.pool())
+                .await?;
         rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
     }
 

@@ -74,7 +74,8 @@ pub fn queued_events(events: &[Value]) -> Vec<QueuedEvent> {
 }
 
 /// The key counts last applied per (user, device), as fingerprints: Synapse repeats the
-/// counts in nearly every transaction, and applying the same counts again does nothing.
+/// counts in nearly every transaction, and applying the same counts again does nothing (a
+/// machine whose key upload failed keeps it queued and sends it with its next request).
 #[derive(Debug, Default)]
 pub struct SeenCounts(std::sync::Mutex<HashMap<(String, String), String>>);
 
@@ -104,7 +105,7 @@ pub fn crypto_input(txn: &Value, encryption: bool, seen: &SeenCounts) -> CryptoI
         CryptoInput::None
     } else if crypto.gates_events() {
         CryptoInput::Gating
-    } else if !crypto.has_low_counts() && seen.all_seen(&crypto.key_count_fingerprints()) {
+    } else if seen.all_seen(&crypto.key_count_fingerprints()) {
         CryptoInput::None
     } else {
         CryptoInput::Background
@@ -224,7 +225,7 @@ mod tests {
     }
 
     #[test]
-    fn repeated_key_counts_are_skipped_unless_low() {
+    fn repeated_key_counts_are_skipped() {
         let seen = SeenCounts::default();
         let full = json!({"events": [], "org.matrix.msc3202.device_one_time_keys_count":
             {"@g:x": {"D": {"signed_curve25519": 50}}}});
@@ -235,11 +236,8 @@ mod tests {
         let changed = json!({"events": [], "org.matrix.msc3202.device_one_time_keys_count":
             {"@g:x": {"D": {"signed_curve25519": 51}}}});
         assert_eq!(crypto_input(&changed, true, &seen), CryptoInput::Background);
-        let low = json!({"events": [], "org.matrix.msc3202.device_one_time_keys_count":
-            {"@g:x": {"D": {"signed_curve25519": 3}}}});
-        let fps = CryptoTransaction::deserialize_lenient(&low).unwrap().key_count_fingerprints();
-        seen.remember(fps);
-        assert_eq!(crypto_input(&low, true, &seen), CryptoInput::Background, "low counts are always applied");
+        let none = json!({"events": [], "org.matrix.msc3202.device_one_time_keys_count": {"@g:x": {"D": {}}}});
+        assert_eq!(crypto_input(&none, true, &seen), CryptoInput::Background, "zero keys: changed");
     }
 
     #[test]
