@@ -32,14 +32,8 @@ async fn assert_verified_identity(client: &matrix_sdk::Client, user: &UserId) ->
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn encrypted_room_commands_proxying_verification_and_restart() {
     let mut env = TestEnv::start("e2ee").await;
-    let owner = env.user("cryptowner").await;
-    let observer = env.user("cryptwatch").await;
-    owner.start_sync().await;
-    observer.start_sync().await;
-    let room = owner.create_encrypted_room(&env, &[&observer.user_id]).await;
+    let (owner, observer, room) = encrypted_owner_and_observer(&env, "cryptowner", "cryptwatch").await;
     let room_id = room_id_of(&room);
-    observer.join(&room_id).await;
-    owner.wait_joined(&room_id, &observer.user_id).await;
 
     // Commands are read (decrypted) and answered (encrypted).
     let system = system_with_alice(&env, &owner, &room_id).await;

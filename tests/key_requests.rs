@@ -12,14 +12,8 @@ use support::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_room_key_dropped_while_down_is_asked_for_and_the_message_proxied() {
     let mut env = TestEnv::start("key-request").await;
-    let owner = env.user("keyowner").await;
-    let observer = env.user("keywatch").await;
-    owner.start_sync().await;
-    observer.start_sync().await;
-    let room = owner.create_encrypted_room(&env, &[&observer.user_id]).await;
+    let (owner, observer, room) = encrypted_owner_and_observer(&env, "keyowner", "keywatch").await;
     let room_id = room_id_of(&room);
-    observer.join(&room_id).await;
-    owner.wait_joined(&room_id, &observer.user_id).await;
     let system = system_with_alice(&env, &owner, &room_id).await;
     let ghost = env.ghost(&system, "alice");
 

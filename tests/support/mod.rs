@@ -177,12 +177,19 @@ impl TestEnv {
 
     /// Starts the homeserver again, on the same port with the same data.
     pub fn restart_synapse(&self) {
+        self.start_synapse_again(&[]);
+    }
+
+    /// Starts the stopped homeserver on its port with its data, with the daemon's registration
+    /// plus `extra` ones (`scripts/synapse.sh start DIR PORT REG EXTRA…`).
+    fn start_synapse_again(&self, extra: &[PathBuf]) {
         let port = self.hs_url.rsplit(':').next().unwrap();
         let out = Command::new(repo_root().join("scripts/synapse.sh"))
             .arg("start")
             .arg(self.root.join("synapse"))
             .arg(port)
             .arg(self.root.join("registration.yaml"))
+            .args(extra)
             .stderr(Stdio::inherit())
             .output()
             .unwrap();
@@ -527,6 +534,19 @@ pub async fn owner_and_observer(env: &TestEnv, owner: &str, observer: &str) -> (
     (owner, observer, room_id)
 }
 
+/// Like `owner_and_observer`, in an encrypted room, both users syncing (for room keys).
+pub async fn encrypted_owner_and_observer(env: &TestEnv, owner: &str, observer: &str) -> (User, User, Room) {
+    let owner = env.user(owner).await;
+    let observer = env.user(observer).await;
+    owner.start_sync().await;
+    observer.start_sync().await;
+    let room = owner.create_encrypted_room(env, &[&observer.user_id]).await;
+    let room_id = room_id_of(&room);
+    observer.join(&room_id).await;
+    owner.wait_joined(&room_id, &observer.user_id).await;
+    (owner, observer, room)
+}
+
 pub fn room_id_of(room: &Room) -> OwnedRoomId {
     room.room_id().to_owned()
 }
@@ -543,8 +563,7 @@ pub async fn system_with_alice(env: &TestEnv, user: &User, room_id: &RoomId) -> 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Homeserver with more than one appservice (added for benches/paired.rs; the functions above are
-// untouched).
+// Homeserver with more than one appservice (for benches/paired.rs).
 
 impl TestEnv {
     /// Stops the homeserver and starts it again on the same port with the same data, with the
@@ -552,16 +571,6 @@ impl TestEnv {
     /// Call it before the daemon starts, e.g. right after `start_without_daemon`.
     pub fn restart_synapse_with_registrations(&self, extra: &[PathBuf]) {
         self.stop_synapse();
-        let port = self.hs_url.rsplit(':').next().unwrap();
-        let out = Command::new(repo_root().join("scripts/synapse.sh"))
-            .arg("start")
-            .arg(self.root.join("synapse"))
-            .arg(port)
-            .arg(self.root.join("registration.yaml"))
-            .args(extra)
-            .stderr(Stdio::inherit())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "synapse did not restart with the extra registrations");
+        self.start_synapse_again(extra);
     }
 }
