@@ -44,7 +44,8 @@ pub struct Config {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineConfig {
-    /// Rooms whose events are handled at the same time (each room's in order).
+    /// Lines handled at the same time (one sender's messages in a room, or a room's state
+    /// events; each line in order).
     pub rooms_in_flight: usize,
     /// `/health` answers 503 when work has waited longer than this.
     pub stall_seconds: u64,

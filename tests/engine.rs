@@ -62,6 +62,34 @@ async fn a_proxy_retried_after_its_send_does_not_send_again() {
     assert_eq!(copies, 1, "the ghost's message exactly once");
 }
 
+/// The original's redaction is queued with the record of the ghost's message: a crash before
+/// it was made loses nothing, and nothing is sent twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redaction_interrupted_by_a_crash_is_made_after_the_restart() {
+    let mut env = TestEnv::start("redact-later").await;
+    let (owner, observer, room_id) = owner_and_observer(&env, "redacter", "redactwatch").await;
+    let system = system_with_alice(&env, &owner, &room_id).await;
+    let ghost = env.ghost(&system, "alice");
+
+    env.stop_daemon();
+    env.faults = "redaction.before".into();
+    env.start_daemon().await;
+    let original = owner.send_text(&room_id, "a: redact me later").await;
+    env.wait_daemon_exit().await; // the ghost's message is out, the redaction queued
+    let events = observer.messages(&room_id).await;
+    assert!(!events.iter().any(|e| e["event_id"] == original.as_str() && is_redacted(e)), "not redacted yet");
+    env.faults.clear();
+    env.start_daemon().await;
+    observer.wait_redacted(&room_id, &original).await;
+    let events = observer.messages(&room_id).await;
+    let copies = from(&events, &ghost).iter().filter(|e| e["content"]["body"] == "redact me later").count();
+    assert_eq!(copies, 1, "the ghost's message exactly once");
+    let pool = env.db().await;
+    let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pending_redactions").fetch_one(&pool).await.unwrap();
+    pool.close().await;
+    assert_eq!(queued, 0, "the queue is empty again");
+}
+
 /// Regression: a command retried after it ran (its answer not yet sent) ran again:
 /// `member new` made a second member.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,8 +127,8 @@ async fn a_command_retried_after_it_ran_does_not_run_again() {
 }
 
 /// An event whose handling panics every time becomes a dead letter after a few tries, its
-/// sender is told once, and neither its own room's later messages nor another room wait
-/// for ever; `/health` says "stalled" meanwhile.
+/// sender is told once, and neither its own room's later messages nor another room nor
+/// another sender in the same room wait for ever; `/health` says "stalled" meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_input_becomes_a_dead_letter_and_holds_up_nobody() {
     let mut env = TestEnv::start_without_daemon("poison", "\n[engine]\nstall_seconds = 2\n").await;
@@ -112,13 +140,21 @@ async fn poison_input_becomes_a_dead_letter_and_holds_up_nobody() {
     let other = owner.create_room(&env, &[&observer.user_id]).await;
     let other_id = room_id_of(&other);
     observer.join(&other_id).await;
+    let neighbour = env.user("poisonneighbour").await;
+    owner.room(&room_id).invite_user_by_id(&neighbour.user_id).await.unwrap();
+    neighbour.join(&room_id).await;
+    system_with_alice(&env, &neighbour, &room_id).await;
 
     let poison = owner.send_text(&room_id, "a: poison-pill").await;
     let after = owner.send_text(&room_id, "a: after the poison").await;
     let started = Instant::now();
     let elsewhere = owner.send_text(&other_id, "a: in another room").await;
+    let next_door = neighbour.send_text(&room_id, "a: a neighbour's message").await;
     observer.wait_redacted(&other_id, &elsewhere).await;
     let other_room_took = started.elapsed();
+    // Regression: a room was one line, so another sender's message waited behind the poison.
+    observer.wait_redacted(&room_id, &next_door).await;
+    let other_sender_took = started.elapsed();
 
     // Meanwhile the poisoned room waits (tries with backoff), and health says so.
     let deadline = Instant::now() + WAIT;
@@ -139,6 +175,7 @@ async fn poison_input_becomes_a_dead_letter_and_holds_up_nobody() {
     assert!(notice["content"]["body"].as_str().unwrap().starts_with("⚠️"));
     observer.wait_redacted(&room_id, &after).await;
     assert!(other_room_took < Duration::from_secs(4), "the other room waited {other_room_took:?}");
+    assert!(other_sender_took < Duration::from_secs(4), "the other sender waited {other_sender_took:?}");
 
     let pool = env.db().await;
     let (reason, attempts): (String, i64) =

@@ -9,6 +9,7 @@ mod ghosts;
 mod membership;
 mod outbox;
 mod proxy;
+mod redactions;
 mod startup;
 
 use std::sync::Arc;
@@ -91,11 +92,17 @@ pub struct Bridge {
     settings: BridgeSettings,
     /// `None` when encryption is switched off.
     crypto: Option<Arc<Crypto>>,
+    /// Notified when proxying queued redactions of originals.
+    redactions_queued: Arc<tokio::sync::Notify>,
 }
 
 impl Bridge {
     pub fn new(db: Db, hs: Homeserver, settings: BridgeSettings, crypto: Option<Arc<Crypto>>) -> Self {
-        Self { db, hs, settings, crypto }
+        Self { db, hs, settings, crypto, redactions_queued: Arc::default() }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     pub fn crypto(&self) -> Option<&Arc<Crypto>> {

@@ -2,13 +2,13 @@
 //! autoproxy, is re-sent by the member's ghost and the original is redacted.
 //!
 //! Order matters for "nothing lost": the ghost's message is sent first, recorded, and only
-//! then is the original redacted. Each step is recorded as done when it is (see
-//! `outbox`), so a retry after a crash or a failure finishes only what is missing and never
-//! sends the ghost's message twice.
+//! then is the original queued for redaction (`redactions`, off the room's line). Each step
+//! is recorded as done when it is (see `outbox`), so a retry after a crash or a failure
+//! finishes only what is missing and never sends the ghost's message twice.
 
-use ruma::{EventId, OwnedEventId, RoomId};
+use ruma::{EventId, OwnedEventId};
 use serde_json::Value;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::{Bridge, BridgeResult, RoomEvent};
 use crate::{
@@ -18,9 +18,6 @@ use crate::{
     },
     db::{ProxiedMessage, System, now_ms},
 };
-
-/// Redaction reason on the user's original.
-const REDACT_REASON: &str = "Proxied by pluralmatrix";
 
 impl Bridge {
     pub(super) async fn on_message(&self, event: &RoomEvent) -> BridgeResult<()> {
@@ -141,34 +138,18 @@ impl Bridge {
             }
             other => other?,
         };
-        for original in originals {
-            let row = ProxiedMessage { original_event_id: original.to_string(), ..record(Some(sent.to_string())) };
-            self.db.record_proxied(&row, now).await?;
-        }
+        let rows: Vec<ProxiedMessage> = originals
+            .iter()
+            .map(|original| ProxiedMessage {
+                original_event_id: original.to_string(),
+                ..record(Some(sent.to_string()))
+            })
+            .collect();
+        self.db.record_proxied_and_queue_redactions(&rows, event.event_id.as_str(), now).await?;
+        self.redactions_queued.notify_one();
         info!(%room, ghost = %ghost, "proxied a message");
         crate::fault::point("proxy.after-send");
-        for original in originals {
-            self.redact_original(room, original, &event.event_id).await?;
-        }
         Ok(())
-    }
-
-    /// Redacts the user's original as the bot; without the power to, says so once per room.
-    async fn redact_original(&self, room: &RoomId, original: &EventId, cause: &EventId) -> BridgeResult<()> {
-        match self.redact_as_bot(room, original, REDACT_REASON).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.is_forbidden() => {
-                warn!(%room, error = %e, "cannot redact the original message");
-                if self.db.notice_once(room.as_str(), "cannot-redact", now_ms()).await? {
-                    let text = "I can't remove the original messages in this room, so they stay visible next to the \
-                                proxied ones. Give me the power to remove messages (Moderator, or \"Remove messages \
-                                sent by others\") to fix this.";
-                    self.notice(room, text, cause, "notice-cannot-redact").await?;
-                }
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
     }
 }
 

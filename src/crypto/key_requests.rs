@@ -42,10 +42,27 @@ use crate::{
     db::{KeyRequest, now_ms},
 };
 
-/// A request is sent again after this long while its events wait (the other side drops
-/// requests from devices it does not know yet), at most `MAX_REQUESTS` times.
-const ASK_AGAIN_MS: i64 = 30_000;
-const MAX_REQUESTS: i64 = 6;
+/// A request is sent again while its events wait (the answer, a to-device message, is
+/// dropped by Synapse if we are down when it comes; the other side drops requests from devices
+/// it does not know yet): after 5 s, then twice as long each time up to a minute, and at once
+/// after a restart; at most `MAX_REQUESTS` times in all. Soon matters: a client re-shares only
+/// its *current* session, which lasts about 100 messages.
+const FIRST_WAIT_MS: i64 = 5_000;
+const LONGEST_WAIT_MS: i64 = 60_000;
+const MAX_REQUESTS: i64 = 12;
+
+/// Whether a request for a session already asked `attempts` times, last at `sent_at`, is due
+/// again at `now`, in a process that started at `started_at`.
+fn ask_again(attempts: i64, sent_at: i64, now: i64, started_at: i64) -> bool {
+    if attempts >= MAX_REQUESTS {
+        return false;
+    }
+    if sent_at < started_at {
+        return true; // its answer may have come while we were down
+    }
+    let wait = FIRST_WAIT_MS.saturating_mul(1 << (attempts - 1).clamp(0, 8)).min(LONGEST_WAIT_MS);
+    now - sent_at >= wait
+}
 
 const MEGOLM: &str = "m.megolm.v1.aes-sha2";
 const OLM: &str = "m.olm.v1.curve25519-aes-sha2";
@@ -71,40 +88,73 @@ impl Crypto {
         }
         let now = now_ms();
         let known = self.db.key_request(&session_id).await?;
-        if known.as_ref().is_some_and(|k| k.attempts >= MAX_REQUESTS || now - k.sent_at < ASK_AGAIN_MS) {
+        if known.as_ref().is_some_and(|k| !ask_again(k.attempts, k.sent_at, now, self.started_at)) {
             return Ok(());
         }
         let request = KeyRequest {
-            session_id: session_id.clone(),
+            session_id,
             room_id: room.to_string(),
             sender: sender.to_string(),
-            sender_device: device.clone(),
-            sender_key: sender_key.clone(),
+            sender_device: device,
+            sender_key,
             request_id: String::new(),
             sent_at: now,
             attempts: known.map_or(1, |k| k.attempts + 1),
         };
+        self.send_key_request(bot, request).await
+    }
+
+    /// Sends again the requests that are due for sessions whose events still wait (without
+    /// this they would be asked again only when their events are tried again). Returns how
+    /// many were sent.
+    pub async fn repeat_key_requests(&self, bot: &UserId) -> Result<usize, CryptoError> {
+        let now = now_ms();
+        let mut sent = 0;
+        for known in self.db.open_key_requests(MAX_REQUESTS).await? {
+            if ask_again(known.attempts, known.sent_at, now, self.started_at) {
+                let request = KeyRequest { sent_at: now, attempts: known.attempts + 1, ..known };
+                self.send_key_request(bot, request).await?;
+                sent += 1;
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Sends `request` (its `attempts` already counting this one) to the device named in it,
+    /// in the clear, from the bot's device, and records it.
+    async fn send_key_request(&self, bot: &UserId, request: KeyRequest) -> Result<(), CryptoError> {
         // A new request ID each time: a client that answered an ID once (its answer may have
         // been dropped like the key was) may not answer it again.
-        let request =
-            KeyRequest { request_id: txn_id(&session_id, &format!("key-request-{}", request.attempts)), ..request };
+        let request = KeyRequest {
+            request_id: txn_id(&request.session_id, &format!("key-request-{}", request.attempts)),
+            ..request
+        };
         let machine = self.identity(bot).await?;
         let body = json!({
             "action": "request",
             "request_id": request.request_id,
             "requesting_device_id": machine.device_id(),
-            "body": {"algorithm": MEGOLM, "room_id": room, "sender_key": sender_key, "session_id": session_id},
+            "body": {"algorithm": MEGOLM, "room_id": request.room_id, "sender_key": request.sender_key,
+                     "session_id": request.session_id},
         });
         let raw: Raw<AnyToDeviceEventContent> =
             Raw::new(&body).map_err(|e| CryptoError::Invalid(e.to_string()))?.cast_unchecked();
-        let device_id: OwnedDeviceId = device.as_str().into();
+        let sender = UserId::parse(request.sender.as_str()).map_err(|e| CryptoError::Invalid(e.to_string()))?;
+        let device_id: OwnedDeviceId = request.sender_device.as_str().into();
         let mut messages = BTreeMap::new();
-        messages.insert(sender.to_owned(), BTreeMap::from([(DeviceIdOrAllDevices::DeviceId(device_id), raw)]));
+        messages.insert(sender, BTreeMap::from([(DeviceIdOrAllDevices::DeviceId(device_id), raw)]));
         let txn: OwnedTransactionId = txn_id(&request.request_id, "send").into();
         let req = send_event_to_device::v3::Request::new_raw(ToDeviceEventType::RoomKeyRequest, txn, messages);
         self.hs.send_as(req, Some(bot), Some(machine.device_id())).await?;
         self.db.record_key_request(&request).await?;
-        info!(%room, %sender, device, session_id, attempt = request.attempts, "asked the sender's device for a room key");
+        info!(
+            room = request.room_id,
+            sender = request.sender,
+            device = request.sender_device,
+            session_id = request.session_id,
+            attempt = request.attempts,
+            "asked the sender's device for a room key"
+        );
         Ok(())
     }
 
@@ -247,4 +297,23 @@ async fn shadow_decrypt(machine: &OlmMachine, their_key: Curve25519PublicKey, me
     let mut account = (**store).load_account().await.ok().flatten()?;
     let own = machine.get_device(machine.user_id(), machine.device_id(), None).await.ok().flatten()?;
     account.create_inbound_session(their_key, own.as_device_keys().clone(), prekey).ok().map(|r| r.plaintext)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_repeated_sooner_at_first_and_at_once_after_a_restart() {
+        let start = 1_000_000;
+        let t = start + 100_000;
+        assert!(!ask_again(1, t, t + 4_999, start), "too soon after the first");
+        assert!(ask_again(1, t, t + 5_000, start));
+        assert!(!ask_again(2, t, t + 9_999, start));
+        assert!(ask_again(2, t, t + 10_000, start));
+        assert!(!ask_again(9, t, t + 59_999, start), "capped at a minute");
+        assert!(ask_again(9, t, t + 60_000, start));
+        assert!(ask_again(3, start - 1, start + 1, start), "asked by an earlier process: at once");
+        assert!(!ask_again(MAX_REQUESTS, start - 1, t + 3_600_000, start), "bounded");
+    }
 }

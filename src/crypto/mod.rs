@@ -86,6 +86,9 @@ pub struct Crypto {
     share_with: ShareWith,
     /// Identities whose one-time-key counts were read since this process started.
     counted: Mutex<HashSet<OwnedUserId>>,
+    /// When this process started (ms): an answer to a key request asked before then may have
+    /// been dropped while we were down, so it is asked again at once.
+    started_at: i64,
 }
 
 impl std::fmt::Debug for Crypto {
@@ -116,6 +119,7 @@ impl Crypto {
             machines: Machines::new(settings.store_dir, master, settings.max_open_machines),
             share_with: settings.share_with,
             counted: Mutex::new(HashSet::new()),
+            started_at: crate::db::now_ms(),
         }
     }
 

@@ -58,6 +58,15 @@ impl Db {
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(sender_key).fetch_all(self.pool()).await?)
     }
 
+    /// Requests asked fewer than `max_attempts` times whose events still wait.
+    pub async fn open_key_requests(&self, max_attempts: i64) -> DbResult<Vec<KeyRequest>> {
+        let sql = format!(
+            "SELECT {KEY_REQUEST_COLS} FROM key_requests k WHERE attempts < $1 \
+             AND EXISTS (SELECT 1 FROM parked_events p WHERE p.session_id = k.session_id)"
+        );
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(max_attempts).fetch_all(self.pool()).await?)
+    }
+
     pub async fn record_key_request(&self, r: &KeyRequest) -> DbResult<()> {
         sqlx::query(
             "INSERT INTO key_requests (session_id, room_id, sender, sender_device, sender_key, request_id, sent_at, attempts) \

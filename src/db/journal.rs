@@ -20,6 +20,8 @@ pub struct JournalEntry {
 pub struct QueuedEvent {
     pub event_id: String,
     pub room_id: String,
+    /// Its lane in the room: the sender for messages, `""` (the whole room) for state events.
+    pub lane: String,
     pub body: String,
 }
 
@@ -177,11 +179,12 @@ async fn queue_events(
 ) -> DbResult<()> {
     for e in events {
         sqlx::query(
-            "INSERT INTO room_events (event_id, room_id, journal_seq, body, received_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (event_id) DO NOTHING",
+            "INSERT INTO room_events (event_id, room_id, lane, journal_seq, body, received_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
         )
         .bind(&e.event_id)
         .bind(&e.room_id)
+        .bind(&e.lane)
         .bind(seq)
         .bind(&e.body)
         .bind(now)
@@ -197,7 +200,12 @@ mod tests {
     use crate::db::test_db;
 
     fn ev(id: &str, room: &str) -> QueuedEvent {
-        QueuedEvent { event_id: id.into(), room_id: room.into(), body: format!("{{\"event_id\":\"{id}\"}}") }
+        QueuedEvent {
+            event_id: id.into(),
+            room_id: room.into(),
+            lane: String::new(),
+            body: format!("{{\"event_id\":\"{id}\"}}"),
+        }
     }
 
     #[tokio::test]

@@ -1,6 +1,17 @@
-//! Proxied messages (original event → ghost event) and one-off room notices.
+//! Proxied messages (original event → ghost event), the originals waiting to be redacted,
+//! and one-off room notices.
 
 use super::{Db, DbResult};
+
+/// An original to redact (see `pending_redactions`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PendingRedaction {
+    pub target: String,
+    pub room_id: String,
+    pub cause: String,
+    pub attempts: i64,
+    pub queued_at: i64,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ProxiedMessage {
@@ -14,24 +25,78 @@ pub struct ProxiedMessage {
 }
 
 impl Db {
-    /// Records that `original` is being proxied (before the ghost's send, so a crash
-    /// mid-way is visible), or updates the record.
-    pub async fn record_proxied(&self, m: &ProxiedMessage, now: i64) -> DbResult<()> {
-        sqlx::query(
-            "INSERT INTO proxied_messages (original_event_id, room_id, ghost_event_id, ghost_user_id, member_id, system_id, sender, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (original_event_id) DO UPDATE SET ghost_event_id = excluded.ghost_event_id",
+    /// Records the proxied messages `rows` (one per original) and queues their originals for
+    /// redaction, in one database transaction.
+    pub async fn record_proxied_and_queue_redactions(
+        &self,
+        rows: &[ProxiedMessage],
+        cause: &str,
+        now: i64,
+    ) -> DbResult<()> {
+        let mut tx = self.write_tx().await?;
+        for m in rows {
+            sqlx::query(
+                "INSERT INTO proxied_messages (original_event_id, room_id, ghost_event_id, ghost_user_id, member_id, system_id, sender, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (original_event_id) DO UPDATE SET ghost_event_id = excluded.ghost_event_id",
+            )
+            .bind(&m.original_event_id)
+            .bind(&m.room_id)
+            .bind(&m.ghost_event_id)
+            .bind(&m.ghost_user_id)
+            .bind(m.member_id)
+            .bind(m.system_id)
+            .bind(&m.sender)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO pending_redactions (target, room_id, cause, queued_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (target) DO NOTHING",
+            )
+            .bind(&m.original_event_id)
+            .bind(&m.room_id)
+            .bind(cause)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Queued redactions due at `now`, oldest first, at most `limit`.
+    pub async fn due_redactions(&self, now: i64, limit: i64) -> DbResult<Vec<PendingRedaction>> {
+        Ok(sqlx::query_as(
+            "SELECT target, room_id, cause, attempts, queued_at FROM pending_redactions \
+             WHERE not_before <= $1 ORDER BY queued_at LIMIT $2",
         )
-        .bind(&m.original_event_id)
-        .bind(&m.room_id)
-        .bind(&m.ghost_event_id)
-        .bind(&m.ghost_user_id)
-        .bind(m.member_id)
-        .bind(m.system_id)
-        .bind(&m.sender)
         .bind(now)
-        .execute(self.pool())
-        .await?;
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// When the next queued redaction is due, if any is queued.
+    pub async fn next_redaction_due(&self) -> DbResult<Option<i64>> {
+        Ok(sqlx::query_scalar("SELECT MIN(not_before) FROM pending_redactions").fetch_one(self.pool()).await?)
+    }
+
+    /// The redaction of `target` is done (or given up): off the queue.
+    pub async fn redaction_settled(&self, target: &str) -> DbResult<()> {
+        sqlx::query("DELETE FROM pending_redactions WHERE target = $1").bind(target).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// The redaction of `target` failed for now: tried again at `not_before`.
+    pub async fn redaction_deferred(&self, target: &str, attempts: i64, not_before: i64, error: &str) -> DbResult<()> {
+        sqlx::query("UPDATE pending_redactions SET attempts = $2, not_before = $3, last_error = $4 WHERE target = $1")
+            .bind(target)
+            .bind(attempts)
+            .bind(not_before)
+            .bind(error)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
@@ -65,22 +130,37 @@ mod tests {
     use crate::db::test_db;
 
     #[tokio::test]
-    async fn proxied_messages_roundtrip() {
-        let db = test_db().await;
-        let mut m = ProxiedMessage {
-            original_event_id: "$orig".into(),
+    async fn queued_redactions_wait_their_turn_and_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("q.db").display());
+        let db = crate::db::Db::connect(&url).await.unwrap();
+        let row = |orig: &str| ProxiedMessage {
+            original_event_id: orig.into(),
             room_id: "!r:x".into(),
-            ghost_event_id: None,
+            ghost_event_id: Some("$ghost".into()),
             ghost_user_id: "@_plural_a_b:x".into(),
             member_id: None,
             system_id: None,
             sender: "@a:x".into(),
         };
-        db.record_proxied(&m, 1).await.unwrap();
-        m.ghost_event_id = Some("$ghost".into());
-        db.record_proxied(&m, 2).await.unwrap();
-        assert_eq!(db.proxied_by_original("$orig").await.unwrap(), Some(m));
-        assert!(db.proxied_by_original("$nope").await.unwrap().is_none());
+        // An edit proxies two originals at once; a retry queues nothing twice.
+        db.record_proxied_and_queue_redactions(&[row("$orig"), row("$edit")], "$edit", 10).await.unwrap();
+        db.record_proxied_and_queue_redactions(&[row("$orig"), row("$edit")], "$edit", 11).await.unwrap();
+        assert_eq!(db.proxied_by_original("$orig").await.unwrap(), Some(row("$orig")));
+        let due = db.due_redactions(20, 10).await.unwrap();
+        assert_eq!(due.iter().map(|r| r.target.as_str()).collect::<Vec<_>>(), ["$orig", "$edit"]);
+        assert!(due.iter().all(|r| r.cause == "$edit" && r.attempts == 0 && r.queued_at == 10));
+        db.redaction_deferred("$orig", 1, 500, "homeserver away").await.unwrap();
+        db.redaction_settled("$edit").await.unwrap();
+        assert!(db.due_redactions(499, 10).await.unwrap().is_empty(), "deferred until 500");
+        assert_eq!(db.next_redaction_due().await.unwrap(), Some(500));
+        db.pool().close().await;
+        // After a crash and restart, what was queued is still there.
+        let db = crate::db::Db::connect(&url).await.unwrap();
+        let due = db.due_redactions(500, 10).await.unwrap();
+        assert_eq!((due.len(), due[0].target.as_str(), due[0].attempts), (1, "$orig", 1));
+        db.redaction_settled("$orig").await.unwrap();
+        assert_eq!(db.next_redaction_due().await.unwrap(), None);
     }
 
     #[tokio::test]

@@ -15,7 +15,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use crypto::{CryptoIdentity, KeyRequest, ParkedEvent, RoomInfo};
 pub use ghosts::Ghost;
 pub use journal::{CryptoInput, JournalEntry, QueuedEvent, body_hash};
-pub use messages::ProxiedMessage;
+pub use messages::{PendingRedaction, ProxiedMessage};
 pub use queue::{RoomEventRow, Settled};
 pub use systems::{Member, System};
 

@@ -24,39 +24,49 @@ pub enum Settled {
     Parked,
 }
 
-const ROW: &str = "id, event_id, room_id, journal_seq, body, received_at, attempts, not_before";
+const ROW: &str = "e.id, e.event_id, e.room_id, e.journal_seq, e.body, e.received_at, e.attempts, e.not_before";
+
+/// `e` is the first pending event of its line: no earlier pending event of its room is in
+/// its lane or is a state event (lane `''`), and if `e` is a state event, none at all.
+const FIRST_OF_LINE: &str = "NOT EXISTS (SELECT 1 FROM room_events p WHERE p.state = 'pending' \
+     AND p.room_id = e.room_id AND p.id < e.id AND (e.lane = '' OR p.lane = '' OR p.lane = e.lane))";
 
 impl Db {
-    /// Rooms whose next event may be handled now: due, and not waiting for crypto input of
-    /// transaction `watermark` or later. Oldest first, at most `limit`.
-    pub async fn ready_rooms(&self, now: i64, watermark: i64, limit: i64) -> DbResult<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT e.room_id FROM room_events e \
-             WHERE e.id IN (SELECT MIN(id) FROM room_events WHERE state = 'pending' GROUP BY room_id) \
-             AND e.not_before <= $1 AND e.journal_seq < $2 ORDER BY e.id LIMIT $3",
-        )
-        .bind(now)
-        .bind(watermark)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?)
+    /// Lines (room, lane) whose first event may be handled now: due, and not waiting for
+    /// crypto input of transaction `watermark` or later. Oldest first, at most `limit`.
+    pub async fn ready_lines(&self, now: i64, watermark: i64, limit: i64) -> DbResult<Vec<(String, String)>> {
+        let sql = format!(
+            "SELECT e.room_id, e.lane FROM room_events e WHERE e.state = 'pending' \
+             AND e.not_before <= $1 AND e.journal_seq < $2 AND {FIRST_OF_LINE} ORDER BY e.id LIMIT $3"
+        );
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(now)
+            .bind(watermark)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?)
     }
 
-    /// When the next deferred room head becomes due, if any.
+    /// When the next deferred first-of-line event becomes due, if any.
     pub async fn next_due(&self) -> DbResult<Option<i64>> {
-        Ok(sqlx::query_scalar(
-            "SELECT MIN(not_before) FROM room_events \
-             WHERE id IN (SELECT MIN(id) FROM room_events WHERE state = 'pending' GROUP BY room_id)",
-        )
-        .fetch_one(self.pool())
-        .await?)
+        let sql = format!("SELECT MIN(e.not_before) FROM room_events e WHERE e.state = 'pending' AND {FIRST_OF_LINE}");
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(self.pool()).await?)
     }
 
-    /// The room's oldest pending event, if it may be handled now.
-    pub async fn room_head(&self, room_id: &str, now: i64, watermark: i64) -> DbResult<Option<RoomEventRow>> {
-        let sql = format!("SELECT {ROW} FROM room_events WHERE state = 'pending' AND room_id = $1 ORDER BY id LIMIT 1");
+    /// The first event of the line (`room_id`, `lane`), if it may be handled now.
+    pub async fn line_head(
+        &self,
+        room_id: &str,
+        lane: &str,
+        now: i64,
+        watermark: i64,
+    ) -> DbResult<Option<RoomEventRow>> {
+        let sql = format!(
+            "SELECT {ROW} FROM room_events e WHERE e.state = 'pending' AND e.room_id = $1 AND e.lane = $2 \
+             AND {FIRST_OF_LINE} ORDER BY e.id LIMIT 1"
+        );
         let head: Option<RoomEventRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(room_id).fetch_optional(self.pool()).await?;
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(room_id).bind(lane).fetch_optional(self.pool()).await?;
         Ok(head.filter(|h| h.not_before <= now && h.journal_seq < watermark))
     }
 
@@ -197,11 +207,12 @@ impl Db {
         let mut new = 0;
         for e in events {
             let done = sqlx::query(
-                "INSERT INTO room_events (event_id, room_id, journal_seq, body, received_at) VALUES ($1, $2, 0, $3, $4) \
-                 ON CONFLICT (event_id) DO NOTHING",
+                "INSERT INTO room_events (event_id, room_id, lane, journal_seq, body, received_at) \
+                 VALUES ($1, $2, $3, 0, $4, $5) ON CONFLICT (event_id) DO NOTHING",
             )
             .bind(&e.event_id)
             .bind(&e.room_id)
+            .bind(&e.lane)
             .bind(&e.body)
             .bind(now)
             .execute(&mut *tx)
@@ -262,8 +273,17 @@ mod tests {
     use super::Settled;
     use crate::db::{CryptoInput, QueuedEvent, test_db};
 
+    /// A state event (the whole room is its line).
     fn ev(id: &str, room: &str) -> QueuedEvent {
-        QueuedEvent { event_id: id.into(), room_id: room.into(), body: "{}".into() }
+        msg(id, room, "")
+    }
+
+    fn msg(id: &str, room: &str, sender: &str) -> QueuedEvent {
+        QueuedEvent { event_id: id.into(), room_id: room.into(), lane: sender.into(), body: "{}".into() }
+    }
+
+    fn line(room: &str, lane: &str) -> (String, String) {
+        (room.to_owned(), lane.to_owned())
     }
 
     #[tokio::test]
@@ -271,35 +291,76 @@ mod tests {
         let db = test_db().await;
         let events = [ev("$a1", "!a"), ev("$b1", "!b"), ev("$a2", "!a")];
         db.journal_insert("1", b"x", &events, CryptoInput::None, 1).await.unwrap();
-        assert_eq!(db.ready_rooms(10, i64::MAX, 10).await.unwrap(), vec!["!a".to_owned(), "!b".to_owned()]);
-        let head = db.room_head("!a", 10, i64::MAX).await.unwrap().unwrap();
+        assert_eq!(db.ready_lines(10, i64::MAX, 10).await.unwrap(), vec![line("!a", ""), line("!b", "")]);
+        let head = db.line_head("!a", "", 10, i64::MAX).await.unwrap().unwrap();
         assert_eq!(head.event_id, "$a1");
         db.defer_event(head.id, 1, 100, "homeserver down").await.unwrap();
-        assert_eq!(db.ready_rooms(10, i64::MAX, 10).await.unwrap(), vec!["!b".to_owned()]);
-        assert!(db.room_head("!a", 10, i64::MAX).await.unwrap().is_none(), "the room keeps its order");
+        assert_eq!(db.ready_lines(10, i64::MAX, 10).await.unwrap(), vec![line("!b", "")]);
+        assert!(db.line_head("!a", "", 10, i64::MAX).await.unwrap().is_none(), "the room keeps its order");
         assert_eq!(db.next_due().await.unwrap(), Some(0), "!b is due now");
-        let b = db.room_head("!b", 10, i64::MAX).await.unwrap().unwrap();
+        let b = db.line_head("!b", "", 10, i64::MAX).await.unwrap().unwrap();
         db.settle_event(b.id, Settled::Done, 11).await.unwrap();
         assert_eq!(db.next_due().await.unwrap(), Some(100));
-        assert_eq!(db.room_head("!a", 100, i64::MAX).await.unwrap().unwrap().event_id, "$a1");
+        assert_eq!(db.line_head("!a", "", 100, i64::MAX).await.unwrap().unwrap().event_id, "$a1");
         // Crypto input of transaction 1 not applied: its events wait.
-        assert!(db.ready_rooms(100, 1, 10).await.unwrap().is_empty());
+        assert!(db.ready_lines(100, 1, 10).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn senders_are_lanes_and_state_events_hold_the_whole_room() {
+        let db = test_db().await;
+        let events = [
+            msg("$u1", "!r", "@u"),
+            msg("$v1", "!r", "@v"),
+            msg("$u2", "!r", "@u"),
+            ev("$join", "!r"),
+            msg("$v2", "!r", "@v"),
+        ];
+        db.journal_insert("1", b"x", &events, CryptoInput::None, 1).await.unwrap();
+        // Two senders at once; the second message of @u waits for its first.
+        assert_eq!(db.ready_lines(10, i64::MAX, 10).await.unwrap(), vec![line("!r", "@u"), line("!r", "@v")]);
+        let u1 = db.line_head("!r", "@u", 10, i64::MAX).await.unwrap().unwrap();
+        assert_eq!(u1.event_id, "$u1");
+        let v1 = db.line_head("!r", "@v", 10, i64::MAX).await.unwrap().unwrap();
+        db.defer_event(v1.id, 1, 100, "slow").await.unwrap();
+        db.settle_event(u1.id, Settled::Done, 11).await.unwrap();
+        // @u goes on although @v waits; the state event waits for both.
+        assert_eq!(db.ready_lines(10, i64::MAX, 10).await.unwrap(), vec![line("!r", "@u")]);
+        let u2 = db.line_head("!r", "@u", 10, i64::MAX).await.unwrap().unwrap();
+        assert_eq!(u2.event_id, "$u2");
+        db.settle_event(u2.id, Settled::Done, 12).await.unwrap();
+        assert!(db.ready_lines(10, i64::MAX, 10).await.unwrap().is_empty(), "the state event waits for $v1");
+        assert!(db.line_head("!r", "", 10, i64::MAX).await.unwrap().is_none());
+        assert_eq!(db.next_due().await.unwrap(), Some(100));
+        let v1 = db.line_head("!r", "@v", 100, i64::MAX).await.unwrap().unwrap();
+        db.settle_event(v1.id, Settled::Done, 101).await.unwrap();
+        // Now the state event, and only it: $v2 comes after it.
+        assert_eq!(db.ready_lines(101, i64::MAX, 10).await.unwrap(), vec![line("!r", "")]);
+        assert!(db.line_head("!r", "@v", 101, i64::MAX).await.unwrap().is_none());
+        let join = db.line_head("!r", "", 101, i64::MAX).await.unwrap().unwrap();
+        assert_eq!(join.event_id, "$join");
+        db.settle_event(join.id, Settled::Done, 102).await.unwrap();
+        assert_eq!(db.line_head("!r", "@v", 102, i64::MAX).await.unwrap().unwrap().event_id, "$v2");
     }
 
     #[tokio::test]
     async fn parked_events_come_back_and_dead_letters_are_final() {
         let db = test_db().await;
         db.journal_insert("1", b"x", &[ev("$p", "!a"), ev("$q", "!a")], CryptoInput::None, 1).await.unwrap();
-        let p = db.room_head("!a", 1, i64::MAX).await.unwrap().unwrap();
+        let p = db.line_head("!a", "", 1, i64::MAX).await.unwrap().unwrap();
         db.settle_event(p.id, Settled::Parked, 2).await.unwrap();
-        assert_eq!(db.room_head("!a", 2, i64::MAX).await.unwrap().unwrap().event_id, "$q", "parked ones step aside");
+        assert_eq!(
+            db.line_head("!a", "", 2, i64::MAX).await.unwrap().unwrap().event_id,
+            "$q",
+            "parked ones step aside"
+        );
         assert_eq!(db.unpark(None).await.unwrap(), 1);
-        let q_head = db.room_head("!a", 2, i64::MAX).await.unwrap().unwrap();
+        let q_head = db.line_head("!a", "", 2, i64::MAX).await.unwrap().unwrap();
         assert_eq!(q_head.event_id, "$p", "back in its place");
         assert!(db.dead_letter(&q_head, Some("@u:x"), "boom", 3).await.unwrap());
         assert!(!db.dead_letter(&q_head, Some("@u:x"), "boom", 3).await.unwrap());
         assert_eq!(db.dead_letter_count().await.unwrap(), 1);
-        assert_eq!(db.room_head("!a", 3, i64::MAX).await.unwrap().unwrap().event_id, "$q");
+        assert_eq!(db.line_head("!a", "", 3, i64::MAX).await.unwrap().unwrap().event_id, "$q");
     }
 
     #[tokio::test]
@@ -328,13 +389,13 @@ mod tests {
             parked_at: 1,
         };
         db.park_event(&parked).await.unwrap();
-        let row = db.room_head("!a", 1, i64::MAX).await.unwrap().unwrap();
+        let row = db.line_head("!a", "", 1, i64::MAX).await.unwrap().unwrap();
         db.settle_event(row.id, Settled::Parked, 2).await.unwrap();
         assert_eq!(db.unpark(Some(("!a", "S"))).await.unwrap(), 1, "its key came");
-        let row = db.room_head("!a", 2, i64::MAX).await.unwrap().unwrap();
+        let row = db.line_head("!a", "", 2, i64::MAX).await.unwrap().unwrap();
         db.defer_event(row.id, 1, 3, "homeserver down").await.unwrap();
         assert!(db.parked_event("$p").await.unwrap().is_some(), "a failure keeps it");
-        let row = db.room_head("!a", 3, i64::MAX).await.unwrap().unwrap();
+        let row = db.line_head("!a", "", 3, i64::MAX).await.unwrap().unwrap();
         db.settle_event(row.id, Settled::Done, 4).await.unwrap();
         assert!(db.parked_event("$p").await.unwrap().is_none(), "done: gone");
     }

@@ -38,9 +38,21 @@ fn sweep_every_ms(room_key_wait_ms: i64) -> i64 {
     (room_key_wait_ms / 4).clamp(1_000, 30_000)
 }
 
+/// How often key requests that are due are sent again.
+const ASK_EVERY_MS: i64 = 2_000;
+
+async fn repeat_key_requests(bridge: &Bridge) {
+    let Some(crypto) = bridge.crypto() else { return };
+    if let Err(e) = crypto.repeat_key_requests(&bridge.settings().bot).await {
+        warn!(error = %e, "could not ask again for room keys");
+    }
+}
+
 pub(super) async fn run(db: Db, bridge: Bridge, wakers: Wakers, mut shutdown: watch::Receiver<bool>) {
     let sweep_every = sweep_every_ms(bridge.settings().room_key_wait_ms);
-    let (mut last_sweep, mut last_prune) = (now_ms(), 0i64);
+    // The first sweep is at once: after a restart, parked events ask again for their keys
+    // (an answer may have been dropped while we were down).
+    let (mut last_sweep, mut last_prune, mut last_ask) = (0i64, 0i64, 0i64);
     let mut deferrals = 0i64;
     loop {
         if *shutdown.borrow() {
@@ -54,6 +66,10 @@ pub(super) async fn run(db: Db, bridge: Bridge, wakers: Wakers, mut shutdown: wa
                 Err(e) => warn!(error = %e, "could not take up parked events"),
             }
             last_sweep = now;
+        }
+        if now - last_ask >= ASK_EVERY_MS {
+            repeat_key_requests(&bridge).await;
+            last_ask = now;
         }
         if now - last_prune > 60 * 60 * 1000 {
             if let Err(e) = db.prune(now).await {
@@ -79,7 +95,7 @@ pub(super) async fn run(db: Db, bridge: Bridge, wakers: Wakers, mut shutdown: wa
                     1_000
                 }
             },
-            Ok(None) => sweep_every,
+            Ok(None) => sweep_every.min(ASK_EVERY_MS),
             Err(e) => {
                 error!(error = %e, "reading the journal failed");
                 1_000

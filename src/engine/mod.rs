@@ -1,12 +1,16 @@
-//! The engine: what happens to a transaction after the intake journaled it. Two supervised
+//! The engine: what happens to a transaction after the intake journaled it. Supervised
 //! loops share the work:
 //!
 //! - the crypto stage ([`crypto_stage`]) takes transactions in arrival order and applies
 //!   their crypto input (to-device messages, device lists, key counts) once per identity;
-//! - the room scheduler ([`rooms`]) runs one line per room: each room's events strictly in
-//!   order, different rooms in parallel (at most `engine.rooms_in_flight` at once). An event
-//!   waits until the crypto input of its own and every earlier transaction that could matter
-//!   to it is applied.
+//! - the room scheduler ([`rooms`]) runs lines: in a room, each sender's messages strictly
+//!   in order, and state events in order with everything; different senders and different
+//!   rooms in parallel (at most `engine.rooms_in_flight` lines at once). An event waits until
+//!   the crypto input of its own and every earlier transaction that could matter to it is
+//!   applied;
+//! - the redaction loop ([`redactions`]) redacts the originals of proxied messages, off the
+//!   rooms' lines (a room's next message does not wait for the previous one's redaction);
+//! - the catch-up ([`catch_up`]) reads rooms back after a homeserver restart.
 //!
 //! Every event ends up settled: done, parked (waiting for its room key), or a dead letter
 //! with its reason. Nothing is acknowledged before it is journaled; after a crash every room
@@ -14,6 +18,7 @@
 
 mod catch_up;
 mod crypto_stage;
+mod redactions;
 mod rooms;
 
 pub use catch_up::TxnWatch;
@@ -37,7 +42,8 @@ pub const DEFER_FOR_MS: i64 = 60 * 60 * 1000;
 /// Settings from the config's `[engine]` section.
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
-    /// How many rooms may have an event in hand at once.
+    /// How many lines (a room's state events, or one sender's messages in a room) may have
+    /// an event in hand at once.
     pub rooms_in_flight: usize,
 }
 
@@ -68,9 +74,23 @@ pub fn queued_events(events: &[Value]) -> Vec<QueuedEvent> {
         .filter_map(|e| {
             let event_id = e.get("event_id")?.as_str()?;
             let room_id = e.get("room_id")?.as_str()?;
-            Some(QueuedEvent { event_id: event_id.to_owned(), room_id: room_id.to_owned(), body: e.to_string() })
+            Some(QueuedEvent {
+                event_id: event_id.to_owned(),
+                room_id: room_id.to_owned(),
+                lane: lane(e),
+                body: e.to_string(),
+            })
         })
         .collect()
+}
+
+/// An event's lane in its room (see [`rooms`]): its sender for messages and other
+/// non-state events, `""` (the whole room) for state events and anything without a sender.
+fn lane(event: &Value) -> String {
+    match (event.get("state_key"), event.get("sender").and_then(Value::as_str)) {
+        (None, Some(sender)) => sender.to_owned(),
+        _ => String::new(),
+    }
 }
 
 /// The key counts last applied per (user, device), as fingerprints: Synapse repeats the
@@ -159,7 +179,11 @@ impl Engine {
                 catch_up::run(db.clone(), bridge.clone(), wake.clone(), watch_.clone(), stop.clone())
             })
         };
-        tokio::join!(crypto, rooms, catch_up);
+        let redactions = {
+            let (bridge, stop) = (self.bridge.clone(), shutdown.clone());
+            supervise("redactions", shutdown.clone(), move || redactions::run(bridge.clone(), stop.clone()))
+        };
+        tokio::join!(crypto, rooms, catch_up, redactions);
     }
 }
 
@@ -208,6 +232,17 @@ mod tests {
         assert_eq!(q.len(), 1);
         assert_eq!((q[0].event_id.as_str(), q[0].room_id.as_str()), ("$a", "!r"));
         assert_eq!(serde_json::from_str::<Value>(&q[0].body).unwrap(), events[0]);
+    }
+
+    #[test]
+    fn messages_go_in_their_senders_lane_and_state_events_hold_the_room() {
+        let message = json!({"event_id": "$m", "room_id": "!r", "type": "m.room.message", "sender": "@u:x"});
+        let join = json!({"event_id": "$j", "room_id": "!r", "type": "m.room.member", "sender": "@u:x",
+            "state_key": "@u:x"});
+        let empty_key = json!({"event_id": "$n", "room_id": "!r", "type": "m.room.name", "sender": "@u:x",
+            "state_key": ""});
+        let lanes: Vec<String> = queued_events(&[message, join, empty_key]).into_iter().map(|q| q.lane).collect();
+        assert_eq!(lanes, ["@u:x", "", ""]);
     }
 
     #[test]

@@ -1,6 +1,11 @@
-//! The room scheduler: one line per room. A room's events are handled strictly in order; up
-//! to `limit` rooms are in hand at once, so a room whose homeserver calls are slow or failing
-//! holds up nobody else. Each event is handled in a task of its own, so a panic is caught and
+//! The room scheduler: lines of events. In a room, each sender's messages are a line of
+//! their own (its *lane*), handled strictly in order; a state event (membership, power
+//! levels, encryption) waits for every earlier event of the room and holds every later one.
+//! So one sender's messages keep their order, what depends on room state sees it as it was,
+//! and several people writing in one room are proxied side by side (the homeserver then
+//! takes our writes together instead of one round trip after another). Up to `limit` lines
+//! are in hand at once, so a room (or sender) whose homeserver calls are slow or failing holds
+//! up nobody else. Each event is handled in a task of its own, so a panic is caught and
 //! counted like a failure; an event that keeps failing becomes a dead letter.
 
 use std::{
@@ -27,32 +32,34 @@ const MAX_PANICS: i64 = 3;
 
 pub(super) async fn run(db: Db, bridge: Bridge, wake: Arc<Notify>, limit: usize, mut shutdown: watch::Receiver<bool>) {
     let mut tasks: JoinSet<()> = JoinSet::new();
-    let mut running: HashMap<tokio::task::Id, String> = HashMap::new();
+    let mut running: HashMap<tokio::task::Id, (String, String)> = HashMap::new();
     loop {
         if *shutdown.borrow() {
             // Finish what is in hand; the rest resumes at the next start.
             while tasks.join_next().await.is_some() {}
             return;
         }
-        let busy: HashSet<&String> = running.values().collect();
+        let busy: HashSet<&(String, String)> = running.values().collect();
         let free = limit.saturating_sub(running.len());
         let mut next_wait = Duration::from_secs(1);
         if free > 0 {
-            match ready_rooms(&db, (limit * 2) as i64).await {
-                Ok(rooms) => {
-                    let start: Vec<String> = rooms.into_iter().filter(|r| !busy.contains(r)).take(free).collect();
-                    for room in start {
-                        let line = RoomLine { db: db.clone(), bridge: bridge.clone(), room: room.clone() };
+            match ready_lines(&db, (limit * 2) as i64).await {
+                Ok(lines) => {
+                    let start: Vec<(String, String)> =
+                        lines.into_iter().filter(|l| !busy.contains(l)).take(free).collect();
+                    for (room, lane) in start {
+                        let line =
+                            Line { db: db.clone(), bridge: bridge.clone(), room: room.clone(), lane: lane.clone() };
                         let handle = tasks.spawn(line.run());
-                        running.insert(handle.id(), room);
+                        running.insert(handle.id(), (room, lane));
                     }
                 }
                 Err(e) => {
                     error!(error = %e, "reading the room queue failed");
                 }
             }
-            // A head due later wakes us then; one due now is in a running line (or waits for
-            // crypto input), and that line's end or the crypto stage wakes us.
+            // A line's first event due later wakes us then; one due now is in a running line
+            // (or waits for crypto input), and that line's end or the crypto stage wakes us.
             if let Ok(Some(due)) = db.next_due().await {
                 let in_ms = due - now_ms();
                 if in_ms > 0 {
@@ -65,9 +72,9 @@ pub(super) async fn run(db: Db, bridge: Bridge, wake: Arc<Notify>, limit: usize,
             _ = shutdown.changed() => {}
             Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
                 let id = match &done { Ok((id, ())) => *id, Err(e) => e.id() };
-                if let Some(room) = running.remove(&id) {
+                if let Some((room, lane)) = running.remove(&id) {
                     if let Err(e) = done {
-                        error!(%room, error = %e, "a room's line died; it starts again");
+                        error!(%room, lane, error = %e, "a line died; it starts again");
                     }
                 }
             }
@@ -76,23 +83,26 @@ pub(super) async fn run(db: Db, bridge: Bridge, wake: Arc<Notify>, limit: usize,
     }
 }
 
-async fn ready_rooms(db: &Db, limit: i64) -> DbResult<Vec<String>> {
+async fn ready_lines(db: &Db, limit: i64) -> DbResult<Vec<(String, String)>> {
     let watermark = db.crypto_watermark().await?;
-    db.ready_rooms(now_ms(), watermark, limit).await
+    db.ready_lines(now_ms(), watermark, limit).await
 }
 
-/// One room's line: handles its events in order until none is due.
-struct RoomLine {
+/// One line (a room's state events, or one sender's messages in a room): handles its
+/// events in order until none is due.
+struct Line {
     db: Db,
     bridge: Bridge,
     room: String,
+    /// The sender, or `""` for the room's state events.
+    lane: String,
 }
 
-impl RoomLine {
+impl Line {
     async fn run(self) {
         loop {
             let head = match self.db.crypto_watermark().await {
-                Ok(watermark) => self.db.room_head(&self.room, now_ms(), watermark).await,
+                Ok(watermark) => self.db.line_head(&self.room, &self.lane, now_ms(), watermark).await,
                 Err(e) => Err(e),
             };
             let result = match head {
@@ -101,7 +111,7 @@ impl RoomLine {
                 Err(e) => Err(e),
             };
             if let Err(e) = result {
-                error!(room = self.room, error = %e, "the room's queue could not be updated; trying again shortly");
+                error!(room = self.room, lane = self.lane, error = %e, "the queue could not be updated; trying again shortly");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 return;
             }
@@ -124,7 +134,7 @@ impl RoomLine {
             Ok(Err(e)) if e.is_transient() && now - row.received_at < DEFER_FOR_MS => {
                 let delay = backoff_ms(row.attempts);
                 warn!(room = self.room, event_id = row.event_id, attempts, retry_in_ms = delay, error = %e,
-                    "handling an event failed for now; the room waits");
+                    "handling an event failed for now; its line waits");
                 self.db.defer_event(row.id, attempts, now + delay, &e.to_string()).await
             }
             Ok(Err(e)) if e.is_transient() => {

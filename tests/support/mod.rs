@@ -376,9 +376,19 @@ impl User {
     pub async fn start_sync(&self) {
         self.sync().await;
         let client = self.client.clone();
+        // Like Element, keep syncing through a homeserver outage: matrix-sdk's `Client::sync`
+        // returns at the first failed request, so a Synapse restart would leave this user
+        // deaf to to-device messages (key requests, room keys) for the rest of the test.
         let task = tokio::spawn(async move {
             let settings = matrix_sdk::config::SyncSettings::default().timeout(Duration::from_secs(5));
-            let _ = client.sync(settings).await;
+            let _ = client
+                .sync_with_result_callback(settings, |result| async move {
+                    if result.is_err() {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                    Ok(matrix_sdk::LoopCtrl::Continue)
+                })
+                .await;
         });
         *self.sync_task.lock().unwrap() = Some(task);
     }
