@@ -13,7 +13,7 @@ use ruma::{
     },
     profile::ProfileFieldValue,
 };
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::{Bridge, BridgeError, BridgeResult};
 use crate::{
@@ -129,19 +129,17 @@ impl Bridge {
         if self.db.ghost_in_room(ghost.as_str(), room.as_str()).await? {
             return Ok(());
         }
-        let join = || self.hs.send(join_room_by_id::v3::Request::new(room.to_owned()), Some(ghost));
-        if let Err(e) = join().await {
-            if e.is_transient() {
-                return Err(e.into());
-            }
-            info!(%room, %ghost, error = %e, "ghost cannot join by itself; the bot invites it");
-            let invite = invite_user::v3::Request::new(room.to_owned(), InviteUserId::new(ghost.to_owned()).into());
-            if let Err(e) = self.hs.send(invite, Some(&self.settings.bot)).await {
-                // Already invited or joined is fine; anything else will show in the join.
-                warn!(%room, %ghost, error = %e, "bot could not invite the ghost");
-            }
-            join().await?;
+        // The bot invites first: most rooms are invite-only, and a join tried first would fail
+        // there, costing a request (with 8 cold ghosts at once, a quarter of the time to their
+        // first messages). In a public room the invite does no harm, and if the bot may not
+        // invite, the join still tells whether the ghost can get in.
+        let invite = invite_user::v3::Request::new(room.to_owned(), InviteUserId::new(ghost.to_owned()).into());
+        match self.hs.send(invite, Some(&self.settings.bot)).await {
+            Err(e) if e.is_transient() => return Err(e.into()),
+            Err(e) => debug!(%room, %ghost, error = %e, "the bot did not invite the ghost; it tries to join anyway"),
+            Ok(_) => {}
         }
+        self.hs.send(join_room_by_id::v3::Request::new(room.to_owned()), Some(ghost)).await?;
         self.db.set_ghost_in_room(ghost.as_str(), room.as_str(), true).await?;
         Ok(())
     }
