@@ -24,7 +24,7 @@ use tracing::{debug, error, warn};
 use crate::{
     bridge::Bridge,
     db::{Db, now_ms},
-    engine::{TxnWatch, Wakers, crypto_input, queued_events},
+    engine::{TxnWatch, Wakers, crypto_input},
 };
 
 pub struct IntakeState {
@@ -108,7 +108,8 @@ async fn transaction(
         );
     }
     // One database transaction: the raw body, and its room events queued for their rooms.
-    let events = parsed.get("events").and_then(Value::as_array).map(|e| queued_events(e)).unwrap_or_default();
+    let events =
+        parsed.get("events").and_then(Value::as_array).map(|e| state.bridge.events_to_queue(e)).unwrap_or_default();
     let crypto = crypto_input(&parsed, state.encryption, &state.wakers.seen_counts);
     match state.db.journal_insert(&txn_id, &body, &events, crypto, now_ms()).await {
         Ok(true) => {

@@ -29,7 +29,7 @@ impl Bridge {
             unknown.push(event);
         }
         unknown.reverse();
-        let queued = crate::engine::queued_events(&unknown);
+        let queued = self.events_to_queue(&unknown);
         Ok(self.db.queue_caught_up(&queued, crate::db::now_ms()).await?)
     }
 }

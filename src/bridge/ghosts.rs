@@ -90,7 +90,7 @@ impl Bridge {
     }
 
     async fn has_device(&self, user: &UserId) -> BridgeResult<bool> {
-        Ok(self.db.crypto_identity(user.as_str()).await?.is_some_and(|r| r.device_created))
+        Ok(self.db.created_device(user.as_str()).await?.is_some())
     }
 
     /// Sets the ghost's display name and avatar where they differ from what we last set.

@@ -9,6 +9,7 @@ mod ghosts;
 mod membership;
 mod outbox;
 mod proxy;
+mod queueing;
 mod redactions;
 mod startup;
 
@@ -168,5 +169,26 @@ impl Bridge {
             _ => {}
         }
         Ok(Settled::Done)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A bridge for pure tests: an in-memory database, a homeserver nobody answers at, no
+    /// encryption; the bot is `@plural_bot:x`, ghosts `@_plural_…:x`.
+    pub(crate) async fn test_bridge() -> Bridge {
+        let settings = BridgeSettings {
+            appservice_id: "test".into(),
+            bot: OwnedUserId::try_from("@plural_bot:x").expect("user ID"),
+            domain: "x".into(),
+            ghost_prefix: "_plural_".into(),
+            command_prefix: "pk;".into(),
+            latch_timeout_ms: 0,
+            room_key_wait_ms: 0,
+        };
+        let hs = Homeserver::new("http://127.0.0.1:9", "token").expect("homeserver client");
+        Bridge::new(crate::db::test_db().await, hs, settings, None)
     }
 }

@@ -58,14 +58,14 @@ impl Bridge {
         // the first and answers with its event ID.
         let req = send_message_event::v3::Request::new_raw(room.to_owned(), txn, event_type, raw);
         let device = self.device_of(sender).await?;
+        tracing::debug!(%room, %sender, "sending a message");
         Ok(self.hs.send_as(req, Some(sender), device.as_deref()).await?.event_id)
     }
 
     /// The device `user` writes from, if it has one: with it, the homeserver keeps our
     /// transaction IDs durably (24 h, across its restarts) instead of in memory only.
     async fn device_of(&self, user: &UserId) -> BridgeResult<Option<OwnedDeviceId>> {
-        let row = self.db.crypto_identity(user.as_str()).await?;
-        Ok(row.filter(|r| r.device_created).map(|r| r.device_id.as_str().into()))
+        Ok(self.db.created_device(user.as_str()).await?.map(OwnedDeviceId::from))
     }
 
     /// Redacts `target` as the bot, once (recorded like a send).

@@ -118,6 +118,20 @@ impl Db {
         self.crypto_identity(user_id).await?.ok_or_else(|| super::DbError::Invalid("identity vanished".into()))
     }
 
+    /// The identity's device ID once its device is created on the homeserver. Remembered in
+    /// memory from then on: a created device keeps its ID for good (nothing resets
+    /// `device_created` or changes `device_id`; whatever starts to must forget it here).
+    pub async fn created_device(&self, user_id: &str) -> DbResult<Option<String>> {
+        if let Some(device) = self.devices.read().ok().and_then(|d| d.get(user_id).cloned()) {
+            return Ok(Some(device));
+        }
+        let row = self.crypto_identity(user_id).await?.filter(|r| r.device_created);
+        if let (Some(row), Ok(mut devices)) = (&row, self.devices.write()) {
+            devices.insert(user_id.to_owned(), row.device_id.clone());
+        }
+        Ok(row.map(|r| r.device_id))
+    }
+
     pub async fn set_device_created(&self, user_id: &str) -> DbResult<()> {
         sqlx::query("UPDATE crypto_identities SET device_created = TRUE WHERE user_id = $1")
             .bind(user_id)
@@ -305,6 +319,18 @@ impl Db {
 mod tests {
     use super::ParkedEvent;
     use crate::db::test_db;
+
+    #[tokio::test]
+    async fn a_device_counts_once_it_is_created() {
+        let db = test_db().await;
+        assert_eq!(db.created_device("@g:x").await.unwrap(), None, "no identity");
+        db.create_crypto_identity("@g:x", "PMDEV", 1).await.unwrap();
+        assert_eq!(db.created_device("@g:x").await.unwrap(), None, "not created on the homeserver yet");
+        db.set_device_created("@g:x").await.unwrap();
+        assert_eq!(db.created_device("@g:x").await.unwrap().as_deref(), Some("PMDEV"));
+        db.create_crypto_identity("@g:x", "OTHER", 2).await.unwrap();
+        assert_eq!(db.created_device("@g:x").await.unwrap().as_deref(), Some("PMDEV"), "the ID is kept");
+    }
 
     #[tokio::test]
     async fn identities_and_device_changes() {

@@ -68,6 +68,9 @@ pub struct Db {
     /// The intake's writes: `synchronous = FULL`, so a transaction acknowledged to the
     /// homeserver survives a power cut.
     journal: SqlitePool,
+    /// Device IDs of identities whose device is created: they never change (see
+    /// [`Db::created_device`]), and every send reads one.
+    devices: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, String>>>,
 }
 
 impl Db {
@@ -97,7 +100,7 @@ impl Db {
             let full = options.synchronous(SqliteSynchronous::Full);
             SqlitePoolOptions::new().max_connections(2).connect_with(full).await?
         };
-        Ok(Self { pool, journal })
+        Ok(Self { pool, journal, devices: Default::default() })
     }
 
     pub fn pool(&self) -> &SqlitePool {

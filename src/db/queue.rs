@@ -9,6 +9,7 @@ pub struct RoomEventRow {
     pub id: i64,
     pub event_id: String,
     pub room_id: String,
+    pub lane: String,
     pub journal_seq: i64,
     pub body: String,
     pub received_at: i64,
@@ -24,7 +25,7 @@ pub enum Settled {
     Parked,
 }
 
-const ROW: &str = "e.id, e.event_id, e.room_id, e.journal_seq, e.body, e.received_at, e.attempts, e.not_before";
+const ROW: &str = "e.id, e.event_id, e.room_id, e.lane, e.journal_seq, e.body, e.received_at, e.attempts, e.not_before";
 
 /// `e` is the first pending event of its line: no earlier pending event of its room is in
 /// its lane or is a state event (lane `''`), and if `e` is a state event, none at all.
@@ -32,11 +33,12 @@ const FIRST_OF_LINE: &str = "NOT EXISTS (SELECT 1 FROM room_events p WHERE p.sta
      AND p.room_id = e.room_id AND p.id < e.id AND (e.lane = '' OR p.lane = '' OR p.lane = e.lane))";
 
 impl Db {
-    /// Lines (room, lane) whose first event may be handled now: due, and not waiting for
-    /// crypto input of transaction `watermark` or later. Oldest first, at most `limit`.
-    pub async fn ready_lines(&self, now: i64, watermark: i64, limit: i64) -> DbResult<Vec<(String, String)>> {
+    /// The first events of the lines (room, lane) that may be handled now: due, and not
+    /// waiting for crypto input of transaction `watermark` or later. Oldest first, at most
+    /// `limit`.
+    pub async fn ready_lines(&self, now: i64, watermark: i64, limit: i64) -> DbResult<Vec<RoomEventRow>> {
         let sql = format!(
-            "SELECT e.room_id, e.lane FROM room_events e WHERE e.state = 'pending' \
+            "SELECT {ROW} FROM room_events e WHERE e.state = 'pending' \
              AND e.not_before <= $1 AND e.journal_seq < $2 AND {FIRST_OF_LINE} ORDER BY e.id LIMIT $3"
         );
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -286,16 +288,20 @@ mod tests {
         (room.to_owned(), lane.to_owned())
     }
 
+    async fn ready(db: &crate::db::Db, now: i64, watermark: i64) -> Vec<(String, String)> {
+        db.ready_lines(now, watermark, 10).await.unwrap().into_iter().map(|r| (r.room_id, r.lane)).collect()
+    }
+
     #[tokio::test]
     async fn rooms_are_lines_and_a_deferred_head_holds_only_its_room() {
         let db = test_db().await;
         let events = [ev("$a1", "!a"), ev("$b1", "!b"), ev("$a2", "!a")];
         db.journal_insert("1", b"x", &events, CryptoInput::None, 1).await.unwrap();
-        assert_eq!(db.ready_lines(10, i64::MAX, 10).await.unwrap(), vec![line("!a", ""), line("!b", "")]);
+        assert_eq!(ready(&db, 10, i64::MAX).await, vec![line("!a", ""), line("!b", "")]);
         let head = db.line_head("!a", "", 10, i64::MAX).await.unwrap().unwrap();
         assert_eq!(head.event_id, "$a1");
         db.defer_event(head.id, 1, 100, "homeserver down").await.unwrap();
-        assert_eq!(db.ready_lines(10, i64::MAX, 10).await.unwrap(), vec![line("!b", "")]);
+        assert_eq!(ready(&db, 10, i64::MAX).await, vec![line("!b", "")]);
         assert!(db.line_head("!a", "", 10, i64::MAX).await.unwrap().is_none(), "the room keeps its order");
         assert_eq!(db.next_due().await.unwrap(), Some(0), "!b is due now");
         let b = db.line_head("!b", "", 10, i64::MAX).await.unwrap().unwrap();
@@ -303,7 +309,7 @@ mod tests {
         assert_eq!(db.next_due().await.unwrap(), Some(100));
         assert_eq!(db.line_head("!a", "", 100, i64::MAX).await.unwrap().unwrap().event_id, "$a1");
         // Crypto input of transaction 1 not applied: its events wait.
-        assert!(db.ready_lines(100, 1, 10).await.unwrap().is_empty());
+        assert!(ready(&db, 100, 1).await.is_empty());
     }
 
     #[tokio::test]
@@ -318,24 +324,24 @@ mod tests {
         ];
         db.journal_insert("1", b"x", &events, CryptoInput::None, 1).await.unwrap();
         // Two senders at once; the second message of @u waits for its first.
-        assert_eq!(db.ready_lines(10, i64::MAX, 10).await.unwrap(), vec![line("!r", "@u"), line("!r", "@v")]);
+        assert_eq!(ready(&db, 10, i64::MAX).await, vec![line("!r", "@u"), line("!r", "@v")]);
         let u1 = db.line_head("!r", "@u", 10, i64::MAX).await.unwrap().unwrap();
         assert_eq!(u1.event_id, "$u1");
         let v1 = db.line_head("!r", "@v", 10, i64::MAX).await.unwrap().unwrap();
         db.defer_event(v1.id, 1, 100, "slow").await.unwrap();
         db.settle_event(u1.id, Settled::Done, 11).await.unwrap();
         // @u goes on although @v waits; the state event waits for both.
-        assert_eq!(db.ready_lines(10, i64::MAX, 10).await.unwrap(), vec![line("!r", "@u")]);
+        assert_eq!(ready(&db, 10, i64::MAX).await, vec![line("!r", "@u")]);
         let u2 = db.line_head("!r", "@u", 10, i64::MAX).await.unwrap().unwrap();
         assert_eq!(u2.event_id, "$u2");
         db.settle_event(u2.id, Settled::Done, 12).await.unwrap();
-        assert!(db.ready_lines(10, i64::MAX, 10).await.unwrap().is_empty(), "the state event waits for $v1");
+        assert!(ready(&db, 10, i64::MAX).await.is_empty(), "the state event waits for $v1");
         assert!(db.line_head("!r", "", 10, i64::MAX).await.unwrap().is_none());
         assert_eq!(db.next_due().await.unwrap(), Some(100));
         let v1 = db.line_head("!r", "@v", 100, i64::MAX).await.unwrap().unwrap();
         db.settle_event(v1.id, Settled::Done, 101).await.unwrap();
         // Now the state event, and only it: $v2 comes after it.
-        assert_eq!(db.ready_lines(101, i64::MAX, 10).await.unwrap(), vec![line("!r", "")]);
+        assert_eq!(ready(&db, 101, i64::MAX).await, vec![line("!r", "")]);
         assert!(db.line_head("!r", "@v", 101, i64::MAX).await.unwrap().is_none());
         let join = db.line_head("!r", "", 101, i64::MAX).await.unwrap().unwrap();
         assert_eq!(join.event_id, "$join");

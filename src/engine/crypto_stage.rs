@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tracing::{error, warn};
 
-use super::{DEFER_FOR_MS, SeenCounts, Wakers, backoff_ms, queued_events};
+use super::{DEFER_FOR_MS, SeenCounts, Wakers, backoff_ms};
 use crate::{
     bridge::Bridge,
     crypto::CryptoTransaction,
@@ -122,7 +122,7 @@ async fn process(db: &Db, bridge: &Bridge, entry: &JournalEntry, seen_counts: &S
         }
     };
     if !entry.events_queued {
-        db.journal_queue_events(entry.seq, &queued_events(&txn.events), now_ms()).await?;
+        db.journal_queue_events(entry.seq, &bridge.events_to_queue(&txn.events), now_ms()).await?;
     }
     let mut failures = 0usize;
     if let Some(crypto) = bridge.crypto() {

@@ -32,7 +32,7 @@ use tracing::{error, info, warn};
 use crate::{
     bridge::Bridge,
     crypto::CryptoTransaction,
-    db::{CryptoInput, Db, QueuedEvent},
+    db::{CryptoInput, Db},
 };
 
 /// A transaction whose handling fails only because the homeserver is unreachable (or busy)
@@ -63,33 +63,6 @@ impl Wakers {
             self.crypto.notify_one();
         }
         self.rooms.notify_one();
-    }
-}
-
-/// The room events of a transaction body, ready for the queue. Events without an event or
-/// room ID are not room events and are left out.
-pub fn queued_events(events: &[Value]) -> Vec<QueuedEvent> {
-    events
-        .iter()
-        .filter_map(|e| {
-            let event_id = e.get("event_id")?.as_str()?;
-            let room_id = e.get("room_id")?.as_str()?;
-            Some(QueuedEvent {
-                event_id: event_id.to_owned(),
-                room_id: room_id.to_owned(),
-                lane: lane(e),
-                body: e.to_string(),
-            })
-        })
-        .collect()
-}
-
-/// An event's lane in its room (see [`rooms`]): its sender for messages and other
-/// non-state events, `""` (the whole room) for state events and anything without a sender.
-fn lane(event: &Value) -> String {
-    match (event.get("state_key"), event.get("sender").and_then(Value::as_str)) {
-        (None, Some(sender)) => sender.to_owned(),
-        _ => String::new(),
     }
 }
 
@@ -220,30 +193,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    #[test]
-    fn only_room_events_are_queued() {
-        let events = vec![
-            json!({"event_id": "$a", "room_id": "!r", "type": "m.room.message"}),
-            json!({"type": "m.presence", "sender": "@u:x"}),
-            json!({"event_id": "$b", "type": "m.room.message"}),
-        ];
-        let q = queued_events(&events);
-        assert_eq!(q.len(), 1);
-        assert_eq!((q[0].event_id.as_str(), q[0].room_id.as_str()), ("$a", "!r"));
-        assert_eq!(serde_json::from_str::<Value>(&q[0].body).unwrap(), events[0]);
-    }
-
-    #[test]
-    fn messages_go_in_their_senders_lane_and_state_events_hold_the_room() {
-        let message = json!({"event_id": "$m", "room_id": "!r", "type": "m.room.message", "sender": "@u:x"});
-        let join = json!({"event_id": "$j", "room_id": "!r", "type": "m.room.member", "sender": "@u:x",
-            "state_key": "@u:x"});
-        let empty_key = json!({"event_id": "$n", "room_id": "!r", "type": "m.room.name", "sender": "@u:x",
-            "state_key": ""});
-        let lanes: Vec<String> = queued_events(&[message, join, empty_key]).into_iter().map(|q| q.lane).collect();
-        assert_eq!(lanes, ["@u:x", "", ""]);
-    }
 
     #[test]
     fn crypto_input_kinds() {

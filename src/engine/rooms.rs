@@ -44,14 +44,18 @@ pub(super) async fn run(db: Db, bridge: Bridge, wake: Arc<Notify>, limit: usize,
         let mut next_wait = Duration::from_secs(1);
         if free > 0 {
             match ready_lines(&db, (limit * 2) as i64).await {
-                Ok(lines) => {
-                    let start: Vec<(String, String)> =
-                        lines.into_iter().filter(|l| !busy.contains(l)).take(free).collect();
-                    for (room, lane) in start {
+                Ok(heads) => {
+                    let start: Vec<RoomEventRow> = heads
+                        .into_iter()
+                        .filter(|h| !busy.contains(&(h.room_id.clone(), h.lane.clone())))
+                        .take(free)
+                        .collect();
+                    for head in start {
+                        let key = (head.room_id.clone(), head.lane.clone());
                         let line =
-                            Line { db: db.clone(), bridge: bridge.clone(), room: room.clone(), lane: lane.clone() };
-                        let handle = tasks.spawn(line.run());
-                        running.insert(handle.id(), (room, lane));
+                            Line { db: db.clone(), bridge: bridge.clone(), room: key.0.clone(), lane: key.1.clone() };
+                        let handle = tasks.spawn(line.run(head));
+                        running.insert(handle.id(), key);
                     }
                 }
                 Err(e) => {
@@ -83,7 +87,7 @@ pub(super) async fn run(db: Db, bridge: Bridge, wake: Arc<Notify>, limit: usize,
     }
 }
 
-async fn ready_lines(db: &Db, limit: i64) -> DbResult<Vec<(String, String)>> {
+async fn ready_lines(db: &Db, limit: i64) -> DbResult<Vec<RoomEventRow>> {
     let watermark = db.crypto_watermark().await?;
     db.ready_lines(now_ms(), watermark, limit).await
 }
@@ -99,11 +103,16 @@ struct Line {
 }
 
 impl Line {
-    async fn run(self) {
+    /// Handles `first` (just found ready by the scheduler), then the line's next events.
+    async fn run(self, first: RoomEventRow) {
+        let mut first = Some(first);
         loop {
-            let head = match self.db.crypto_watermark().await {
-                Ok(watermark) => self.db.line_head(&self.room, &self.lane, now_ms(), watermark).await,
-                Err(e) => Err(e),
+            let head = match first.take() {
+                Some(row) => Ok(Some(row)),
+                None => match self.db.crypto_watermark().await {
+                    Ok(watermark) => self.db.line_head(&self.room, &self.lane, now_ms(), watermark).await,
+                    Err(e) => Err(e),
+                },
             };
             let result = match head {
                 Ok(Some(row)) => self.handle(row).await,
@@ -124,6 +133,7 @@ impl Line {
             Ok(v) => v,
             Err(e) => return self.give_up(&row, None, &format!("unreadable event: {e}")).await,
         };
+        debug!(room = self.room, event_id = row.event_id, "handling an event");
         let bridge = self.bridge.clone();
         let event = raw.clone();
         let outcome = tokio::spawn(async move { bridge.handle_event(&event).await }).await;
