@@ -4,7 +4,7 @@
 //! read and counted: every message proxied exactly once, every original redacted, no stray
 //! ghost messages. Prints `sent, lost, doubled, unredacted, stray`.
 //!
-//!   scripts/test.sh --test soak                              the short version (also in CI)
+//!   scripts/test.sh --test soak                              the short versions (also in CI)
 //!   scripts/test.sh --release --test soak -- --ignored       the full ones (1,020 messages
 //!                                                            plain; encrypted: SOAK_E2EE_MESSAGES)
 //!
@@ -59,6 +59,21 @@ async fn soak_short() {
         encrypted: false,
         seed: seed(),
         kill_every: (1.5, 3.0),
+        pace_ms: (150, 450),
+    };
+    soak(p).await;
+}
+
+/// The short version in encrypted rooms (also in CI): 90 messages from 3 senders, so no
+/// Megolm session rotates; room keys dropped while the daemon is down are asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soak_short_encrypted() {
+    let p = Params {
+        messages: 90,
+        senders: 3,
+        encrypted: true,
+        seed: seed(),
+        kill_every: (2.0, 4.0),
         pace_ms: (150, 450),
     };
     soak(p).await;
