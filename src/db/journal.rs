@@ -157,7 +157,8 @@ impl Db {
     }
 
     /// Age in milliseconds of the oldest work not done: a room event waiting to be handled
-    /// (parked ones wait for their key, not for us) or a transaction's crypto input.
+    /// (parked ones wait for their key, not for us), a transaction's crypto input, or the
+    /// redaction of a proxied original.
     pub async fn oldest_pending_age(&self, now: i64) -> DbResult<Option<i64>> {
         let events: Option<i64> =
             sqlx::query_scalar("SELECT MIN(received_at) FROM room_events WHERE state = 'pending'")
@@ -167,7 +168,10 @@ impl Db {
             sqlx::query_scalar("SELECT MIN(received_at) FROM journal WHERE processed_at IS NULL")
                 .fetch_one(self.pool())
                 .await?;
-        Ok(events.into_iter().chain(journal).min().map(|oldest| now - oldest))
+        let redactions: Option<i64> = sqlx::query_scalar("SELECT MIN(queued_at) FROM pending_redactions")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(events.into_iter().chain(journal).chain(redactions).min().map(|oldest| now - oldest))
     }
 }
 

@@ -147,6 +147,7 @@ mod tests {
         db.record_proxied_and_queue_redactions(&[row("$orig"), row("$edit")], "$edit", 10).await.unwrap();
         db.record_proxied_and_queue_redactions(&[row("$orig"), row("$edit")], "$edit", 11).await.unwrap();
         assert_eq!(db.proxied_by_original("$orig").await.unwrap(), Some(row("$orig")));
+        assert_eq!(db.oldest_pending_age(100).await.unwrap(), Some(90), "a waiting redaction is work not done");
         let due = db.due_redactions(20, 10).await.unwrap();
         assert_eq!(due.iter().map(|r| r.target.as_str()).collect::<Vec<_>>(), ["$orig", "$edit"]);
         assert!(due.iter().all(|r| r.cause == "$edit" && r.attempts == 0 && r.queued_at == 10));
