@@ -68,14 +68,8 @@ async fn soak_short() {
 /// Megolm session rotates; room keys dropped while the daemon is down are asked for.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_short_encrypted() {
-    let p = Params {
-        messages: 90,
-        senders: 3,
-        encrypted: true,
-        seed: seed(),
-        kill_every: (2.0, 4.0),
-        pace_ms: (150, 450),
-    };
+    let p =
+        Params { messages: 90, senders: 3, encrypted: true, seed: seed(), kill_every: (2.0, 4.0), pace_ms: (150, 450) };
     soak(p).await;
 }
 

@@ -168,9 +168,8 @@ impl Db {
             sqlx::query_scalar("SELECT MIN(received_at) FROM journal WHERE processed_at IS NULL")
                 .fetch_one(self.pool())
                 .await?;
-        let redactions: Option<i64> = sqlx::query_scalar("SELECT MIN(queued_at) FROM pending_redactions")
-            .fetch_one(self.pool())
-            .await?;
+        let redactions: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(queued_at) FROM pending_redactions").fetch_one(self.pool()).await?;
         Ok(events.into_iter().chain(journal).chain(redactions).min().map(|oldest| now - oldest))
     }
 }

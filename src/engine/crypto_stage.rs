@@ -39,12 +39,21 @@ fn sweep_every_ms(room_key_wait_ms: i64) -> i64 {
 }
 
 /// How often key requests that are due are sent again.
-const ASK_EVERY_MS: i64 = 2_000;
+const ASK_EVERY_MS: u64 = 2_000;
 
-async fn repeat_key_requests(bridge: &Bridge) {
-    let Some(crypto) = bridge.crypto() else { return };
-    if let Err(e) = crypto.repeat_key_requests(&bridge.settings().bot).await {
-        warn!(error = %e, "could not ask again for room keys");
+/// Sends again the room-key requests that are due (see `crypto::key_requests`), every 2 s,
+/// in a loop of its own: its requests to the homeserver may be slow or retried while it is
+/// away, and the crypto stage must not wait for them.
+pub(super) async fn repeat_key_requests(bridge: Bridge, mut shutdown: watch::Receiver<bool>) {
+    let Some(crypto) = bridge.crypto().cloned() else { return };
+    while !*shutdown.borrow() {
+        if let Err(e) = crypto.repeat_key_requests(&bridge.settings().bot).await {
+            warn!(error = %e, "could not ask again for room keys");
+        }
+        tokio::select! {
+            _ = shutdown.changed() => {}
+            _ = tokio::time::sleep(Duration::from_millis(ASK_EVERY_MS)) => {}
+        }
     }
 }
 
@@ -52,7 +61,7 @@ pub(super) async fn run(db: Db, bridge: Bridge, wakers: Wakers, mut shutdown: wa
     let sweep_every = sweep_every_ms(bridge.settings().room_key_wait_ms);
     // The first sweep is at once: after a restart, parked events ask again for their keys
     // (an answer may have been dropped while we were down).
-    let (mut last_sweep, mut last_prune, mut last_ask) = (0i64, 0i64, 0i64);
+    let (mut last_sweep, mut last_prune) = (0i64, 0i64);
     let mut deferrals = 0i64;
     loop {
         if *shutdown.borrow() {
@@ -66,10 +75,6 @@ pub(super) async fn run(db: Db, bridge: Bridge, wakers: Wakers, mut shutdown: wa
                 Err(e) => warn!(error = %e, "could not take up parked events"),
             }
             last_sweep = now;
-        }
-        if now - last_ask >= ASK_EVERY_MS {
-            repeat_key_requests(&bridge).await;
-            last_ask = now;
         }
         if now - last_prune > 60 * 60 * 1000 {
             if let Err(e) = db.prune(now).await {
@@ -95,7 +100,7 @@ pub(super) async fn run(db: Db, bridge: Bridge, wakers: Wakers, mut shutdown: wa
                     1_000
                 }
             },
-            Ok(None) => sweep_every.min(ASK_EVERY_MS),
+            Ok(None) => sweep_every,
             Err(e) => {
                 error!(error = %e, "reading the journal failed");
                 1_000

@@ -10,7 +10,8 @@
 //!   applied;
 //! - the redaction loop ([`redactions`]) redacts the originals of proxied messages, off the
 //!   rooms' lines (a room's next message does not wait for the previous one's redaction);
-//! - the catch-up ([`catch_up`]) reads rooms back after a homeserver restart.
+//! - the catch-up ([`catch_up`]) reads rooms back after a homeserver restart;
+//! - a small loop asks again for room keys that are still missing (`crypto_stage`).
 //!
 //! Every event ends up settled: done, parked (waiting for its room key), or a dead letter
 //! with its reason. Nothing is acknowledged before it is journaled; after a crash every room
@@ -156,7 +157,13 @@ impl Engine {
             let (bridge, stop) = (self.bridge.clone(), shutdown.clone());
             supervise("redactions", shutdown.clone(), move || redactions::run(bridge.clone(), stop.clone()))
         };
-        tokio::join!(crypto, rooms, catch_up, redactions);
+        let key_requests = {
+            let (bridge, stop) = (self.bridge.clone(), shutdown.clone());
+            supervise("key requests", shutdown.clone(), move || {
+                crypto_stage::repeat_key_requests(bridge.clone(), stop.clone())
+            })
+        };
+        tokio::join!(crypto, rooms, catch_up, redactions, key_requests);
     }
 }
 
