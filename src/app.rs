@@ -86,6 +86,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         encryption: config.encryption.enabled,
         txn_watch: txn_watch.clone(),
         stall_after_ms: i64::try_from(config.engine.stall_seconds.saturating_mul(1000)).unwrap_or(i64::MAX),
+        legacy_token_seen: AtomicBool::new(false),
     });
     let app = server::router(state, config.appservice.max_body_bytes);
     let mut server_stop = stop_rx.clone();

@@ -69,7 +69,7 @@ pub struct HomeserverConfig {
     pub retry_attempts: u32,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AppserviceConfig {
     pub id: String,
@@ -83,6 +83,28 @@ pub struct AppserviceConfig {
     pub ghost_prefix: String,
     /// Largest transaction body accepted, in bytes.
     pub max_body_bytes: usize,
+}
+
+/// Tokens are secrets: `Debug` (and so every `{:?}` of a `Config`) shows only whether they
+/// are set.
+impl std::fmt::Debug for AppserviceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppserviceConfig")
+            .field("id", &self.id)
+            .field("listen", &self.listen)
+            .field("url", &self.url)
+            .field("as_token", &mask(&self.as_token))
+            .field("hs_token", &mask(&self.hs_token))
+            .field("bot_localpart", &self.bot_localpart)
+            .field("ghost_prefix", &self.ghost_prefix)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
+}
+
+/// How a secret is shown: whether it is set, and how long it is.
+fn mask(secret: &str) -> String {
+    if secret.is_empty() { String::new() } else { format!("<set, {} characters>", secret.chars().count()) }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -351,9 +373,7 @@ impl Config {
     pub fn masked_toml(&self) -> String {
         let mut shown = self.clone();
         for token in [&mut shown.appservice.as_token, &mut shown.appservice.hs_token] {
-            if !token.is_empty() {
-                *token = format!("<set, {} characters>", token.chars().count());
-            }
+            *token = mask(token);
         }
         toml::to_string(&shown).unwrap_or_else(|e| format!("# could not render: {e}\n"))
     }
@@ -457,5 +477,9 @@ mod tests {
         let shown = c.masked_toml();
         assert!(!shown.contains("secret-as") && !shown.contains("secret-hs"), "{shown}");
         assert!(shown.contains("<set, 9 characters>"));
+        // Regression: `Config` derived `Debug` with the tokens inside.
+        let debug = format!("{c:?} {c:#?}");
+        assert!(!debug.contains("secret-as") && !debug.contains("secret-hs"), "{debug}");
+        assert!(debug.contains("<set, 9 characters>") && debug.contains("bot_localpart"), "{debug}");
     }
 }

@@ -76,21 +76,10 @@ fn generate_registration(path: &std::path::Path, output: Option<PathBuf>) -> Res
     let yaml = registration::registration_yaml(&loaded.config).map_err(other)?;
     match output {
         None => print!("{yaml}"),
-        Some(out) => write_private(&out, &yaml).map_err(|e| other(format!("cannot write {}: {e}", out.display())))?,
+        Some(out) => pluralmatrix::registration::write_private(&out, &yaml)
+            .map_err(|e| other(format!("cannot write {}: {e}", out.display())))?,
     }
     Ok(())
-}
-
-/// Writes a file only the owner can read (it holds tokens).
-fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)?.write_all(text.as_bytes())
 }
 
 fn run(path: &std::path::Path) -> Result<(), Failure> {

@@ -93,14 +93,36 @@ pub fn fill_missing_tokens(path: &Path, config: &mut Config) -> std::io::Result<
         config.appservice.hs_token = new_token();
         doc["appservice"]["hs_token"] = toml_edit::value(config.appservice.hs_token.as_str());
     }
-    // Write next to the file and rename over it, so a crash never leaves half a config.
+    // Write next to the file and rename over it, so a crash never leaves half a config. It
+    // now holds tokens: created readable by its owner only, it keeps the old file's owner
+    // and group bits at most, never anything for others.
     let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, doc.to_string())?;
+    let _ = std::fs::remove_file(&tmp); // a leftover of a crash, perhaps with a looser mode
+    write_private(&tmp, &doc.to_string())?;
+    #[cfg(unix)]
     if let Ok(meta) = std::fs::metadata(path) {
-        std::fs::set_permissions(&tmp, meta.permissions())?;
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o770;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
     }
     std::fs::rename(&tmp, path)?;
     Ok(true)
+}
+
+/// Writes a file that is readable by its owner only from the moment it exists (mode 0600 at
+/// creation, not set afterwards): it holds tokens.
+pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
 }
 
 #[cfg(test)]
@@ -145,5 +167,28 @@ mod tests {
         assert_eq!(c.appservice.as_token.len(), 64);
         assert_ne!(c.appservice.as_token, c.appservice.hs_token);
         assert!(!fill_missing_tokens(&p, &mut c).unwrap(), "nothing to do the second time");
+    }
+
+    /// Regression: the config with the new tokens was written with the default mode (and the
+    /// old file's, 0644 here): readable by everybody.
+    #[cfg(unix)]
+    #[test]
+    fn a_config_with_tokens_is_never_readable_by_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.toml");
+        std::fs::write(&p, "[appservice]\nid = \"x\"\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        // A leftover temporary file from a crash, readable by all, is not reused as it is.
+        let tmp = p.with_extension("toml.tmp");
+        std::fs::write(&tmp, "old").unwrap();
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let mut c = Config::default();
+        assert!(fill_missing_tokens(&p, &mut c).unwrap());
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640, "owner and group bits kept, nothing for others");
+        let fresh = dir.path().join("new.yaml");
+        write_private(&fresh, "secret").unwrap();
+        assert_eq!(std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }

@@ -41,6 +41,8 @@ pub struct IntakeState {
     pub stall_after_ms: i64,
     /// Notices a homeserver restart from its transaction IDs.
     pub txn_watch: Arc<TxnWatch>,
+    /// Set once the deprecated `?access_token=` was seen (it is logged once).
+    pub legacy_token_seen: AtomicBool,
 }
 
 fn matrix_error(status: StatusCode, errcode: &str, message: &str) -> Response {
@@ -59,8 +61,21 @@ fn authorize(state: &IntakeState, headers: &HeaderMap, query: &TokenQuery) -> Re
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    let Some(token) = from_header.or(query.access_token.as_deref()) else {
-        return Err(matrix_error(StatusCode::UNAUTHORIZED, "M_MISSING_TOKEN", "Missing access token"));
+    let token = match (from_header, query.access_token.as_deref()) {
+        (Some(token), _) => token,
+        (None, Some(token)) => {
+            // Old homeservers send the token in the query; still accepted, but said once.
+            if !state.legacy_token_seen.swap(true, Ordering::Relaxed) {
+                warn!(
+                    "the homeserver sends its hs_token as ?access_token= (deprecated); newer homeservers use the \
+                       Authorization header"
+                );
+            }
+            token
+        }
+        (None, None) => {
+            return Err(matrix_error(StatusCode::UNAUTHORIZED, "M_MISSING_TOKEN", "Missing access token"));
+        }
     };
     if bool::from(token.as_bytes().ct_eq(state.hs_token.as_bytes())) {
         Ok(())

@@ -132,6 +132,16 @@ async fn transaction_endpoint_auth_and_validation() {
         .await;
     assert!(env.journal_has("t-legacy").await);
     assert!(!env.journal_has("t-huge").await);
+    // The deprecated form is logged, once.
+    let again = http
+        .put(url(&format!("/transactions/t-legacy-2?access_token={}", env.hs_token)))
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 200);
+    assert_eq!(env.daemon_log().matches("?access_token= (deprecated)").count(), 1, "logged once");
     wait_journal_idle(&env).await;
     assert_eq!(count_bodies(&owner, &room_id, &ghost, "sneaky").await, 1);
 }

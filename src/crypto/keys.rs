@@ -35,12 +35,27 @@ impl std::fmt::Debug for MasterKey {
 
 impl MasterKey {
     /// Reads `<store_dir>/pickle.key`, creating it (and the folder, mode 0700) on first run.
-    /// Refuses a key file that group or others can read.
+    /// Refuses a key file that group or others can read. The folder is kept at 0700, which
+    /// makes everything below it (the identities' stores) private too: a folder others could
+    /// enter is tightened, with a warning.
     pub fn load_or_create(store_dir: &Path) -> Result<Self, KeyError> {
         fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
             move |source| KeyError::Io { path: path.to_path_buf(), source }
         }
-        std::fs::create_dir_all(store_dir).map_err(io(store_dir))?;
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(store_dir).map_err(io(store_dir))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(store_dir).map_err(io(store_dir))?.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(dir = %store_dir.display(), mode = format!("{mode:o}"), "the crypto store folder was open to others; now 0700");
+                std::fs::set_permissions(store_dir, std::fs::Permissions::from_mode(0o700)).map_err(io(store_dir))?;
+            }
+        }
         let path = store_dir.join(MASTER_KEY_FILE);
         if !path.exists() {
             let mut key = Zeroizing::new([0u8; 32]);
@@ -49,9 +64,8 @@ impl MasterKey {
             options.write(true).create_new(true);
             #[cfg(unix)]
             {
-                use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+                use std::os::unix::fs::OpenOptionsExt;
                 options.mode(0o600);
-                let _ = std::fs::set_permissions(store_dir, std::fs::Permissions::from_mode(0o700));
             }
             let mut file = options.open(&path).map_err(io(&path))?;
             file.write_all(&key[..]).and_then(|()| file.sync_all()).map_err(io(&path))?;
@@ -103,6 +117,12 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(store.join(MASTER_KEY_FILE)).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600);
+            let dir_mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(dir_mode(&store), 0o700);
+            // A folder others may enter (an operator's chmod, an old version) is tightened.
+            std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o755)).unwrap();
+            MasterKey::load_or_create(&store).unwrap();
+            assert_eq!(dir_mode(&store), 0o700);
         }
         assert_eq!(std::fs::read(store.join(MASTER_KEY_FILE)).unwrap().len(), 32);
     }

@@ -54,6 +54,39 @@ impl DbError {
     }
 }
 
+/// Makes the database private to the daemon's user before SQLite opens it: a missing folder
+/// is created with mode 0700, a missing file with 0600 (SQLite gives its `-wal` and `-shm`
+/// files the database file's mode), and an existing file or companion that group or others may
+/// read is tightened to 0600, with a warning (earlier versions left them at the umask's 0644).
+fn private_files(path: &std::path::Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(dir)?;
+        }
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if !path.exists() {
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+            let Ok(meta) = std::fs::metadata(&file) else { continue };
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(file = %file.display(), mode = format!("{mode:o}"), "the database was readable by others; now 0600");
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
@@ -82,13 +115,11 @@ impl Db {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        if let Some(dir) = options.get_filename().parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir)?;
-            }
-        }
         // An in-memory database exists once per connection: keep exactly one, for both.
         let in_memory = url.contains(":memory:");
+        if !in_memory {
+            private_files(options.get_filename())?;
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(if in_memory { 1 } else { 4 })
             .connect_with(options.clone())
@@ -157,6 +188,28 @@ pub(crate) async fn test_db() -> Db {
 #[cfg(test)]
 mod tests {
     use super::test_db;
+
+    /// Regression: the database and its WAL were created with the umask's mode (0644 here).
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_database_is_private_to_its_user() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("data");
+        let file = folder.join("p.db");
+        let db = super::Db::connect(&format!("sqlite://{}", file.display())).await.unwrap();
+        db.record_effect("$e", "proxy", "$g", 1).await.unwrap();
+        assert_eq!(mode(&folder), 0o700);
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode(&folder.join("p.db-wal")), 0o600, "SQLite gives the WAL the file's mode");
+        db.pool().close().await;
+        // One left open by an earlier version is tightened.
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let db = super::Db::connect(&format!("sqlite://{}", file.display())).await.unwrap();
+        assert_eq!(mode(&file), 0o600);
+        db.pool().close().await;
+    }
 
     /// Regression: every database error counted as "try again later", a constraint
     /// violation included, so such an event was retried for an hour.

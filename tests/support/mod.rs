@@ -59,6 +59,8 @@ pub struct TestEnv {
     daemon_starts: u32,
     /// `PLURALMATRIX_FAULTS` for the next daemon start (see `src/fault.rs`).
     pub faults: String,
+    /// `RUST_LOG` for the next daemon start.
+    pub rust_log: String,
 }
 
 impl TestEnv {
@@ -119,6 +121,7 @@ impl TestEnv {
             daemon: None,
             daemon_starts: 0,
             faults: String::new(),
+            rust_log: "info,pluralmatrix=debug,sqlx=warn".into(),
         }
     }
 
@@ -139,7 +142,7 @@ impl TestEnv {
             .args(["run", "-c"])
             .arg(&self.config_path)
             .env("PLURALMATRIX__HOMESERVER__URL", &self.hs_url)
-            .env("RUST_LOG", "info,pluralmatrix=debug,sqlx=warn")
+            .env("RUST_LOG", &self.rust_log)
             .env("PLURALMATRIX_FAULTS", &self.faults)
             .stdout(Stdio::null())
             .stderr(log)
