@@ -53,6 +53,8 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         latch_timeout_ms: i64::from(config.proxy.latch_timeout_minutes) * 60 * 1000,
         room_key_wait_ms: i64::try_from(config.encryption.room_key_wait_seconds.saturating_mul(1000))
             .unwrap_or(i64::MAX),
+        access: config.access.policy(&config.admin.users, &config.homeserver.domain),
+        max_members: config.access.max_members,
     };
 
     // Local problems first, so they fail the start at once: the crypto master key.

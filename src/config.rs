@@ -39,6 +39,47 @@ pub struct Config {
     pub proxy: ProxyConfig,
     pub admin: AdminConfig,
     pub engine: EngineConfig,
+    pub access: AccessConfig,
+}
+
+/// Who may use the bridge (see `core::access`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessConfig {
+    /// Who may create a system: Matrix ID patterns (`*` = any run of characters); empty means
+    /// the users of `homeserver.domain`.
+    pub allow: Vec<String>,
+    /// Who may not use the bridge at all (admins never are).
+    pub deny: Vec<String>,
+    /// Members per system.
+    pub max_members: usize,
+    /// Groups per system.
+    pub max_groups: usize,
+    /// Who may invite the bot: `anyone` or `allowed` (those `allow` lets create a system).
+    pub bot_invites: BotInvitesConfig,
+}
+
+impl Default for AccessConfig {
+    fn default() -> Self {
+        Self { allow: vec![], deny: vec![], max_members: 1000, max_groups: 250, bot_invites: BotInvitesConfig::Anyone }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BotInvitesConfig {
+    Anyone,
+    Allowed,
+}
+
+impl AccessConfig {
+    pub fn policy(&self, admins: &[String], domain: &str) -> crate::core::access::AccessPolicy {
+        let invites = match self.bot_invites {
+            BotInvitesConfig::Anyone => crate::core::access::BotInvites::Anyone,
+            BotInvitesConfig::Allowed => crate::core::access::BotInvites::Allowed,
+        };
+        crate::core::access::AccessPolicy::new(&self.allow, &self.deny, admins, invites, domain)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -158,6 +199,7 @@ impl Default for Config {
             proxy: ProxyConfig::default(),
             admin: AdminConfig::default(),
             engine: EngineConfig::default(),
+            access: AccessConfig::default(),
         }
     }
 }
@@ -302,6 +344,17 @@ impl Config {
         }
         if self.engine.stall_seconds == 0 {
             return Err(bad("engine.stall_seconds", "must be at least 1".into()));
+        }
+        if self.access.max_members == 0 {
+            return Err(bad("access.max_members", "must be at least 1".into()));
+        }
+        if self.access.max_groups == 0 {
+            return Err(bad("access.max_groups", "must be at least 1".into()));
+        }
+        for (key, patterns) in [("access.allow", &self.access.allow), ("access.deny", &self.access.deny)] {
+            if let Some(p) = patterns.iter().find(|p| p.is_empty() || p.chars().any(char::is_whitespace)) {
+                return Err(bad(key, format!("`{p}` is not a Matrix ID pattern (like \"@*:example.org\")")));
+            }
         }
         let a = &self.appservice;
         if a.id.is_empty() {

@@ -85,6 +85,9 @@ impl Bridge {
     ) -> BridgeResult<String> {
         let sender = &event.sender;
         let cause = event.event_id.as_str();
+        if let Some(refusal) = self.system_creation_refused(sender) {
+            return Ok(refusal);
+        }
         if let Some(s) = existing.filter(|s| s.created_by_event.as_deref() != Some(cause)) {
             return Ok(format!(
                 "You already have a system, **{}** (ID {}). See it with `pk;system`.",
@@ -304,6 +307,9 @@ impl Bridge {
 
     async fn member_new(&self, event: &RoomEvent, system: &System, name: &str) -> BridgeResult<String> {
         let cause = event.event_id.as_str();
+        if let Some(refusal) = self.member_limit_reached(system, cause).await? {
+            return Ok(refusal);
+        }
         let duplicate = self
             .db
             .members(system.id)

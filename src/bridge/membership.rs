@@ -18,16 +18,25 @@ impl Bridge {
         let membership = event.content.get("membership").and_then(Value::as_str).unwrap_or_default();
         match membership {
             "invite" if target == self.settings.bot => {
+                if !self.bot_invite_accepted(&event.sender) {
+                    let reason = "This bridge only joins rooms when users it serves invite it.";
+                    return self.refuse_invite(&target, &event.room_id, reason).await;
+                }
                 info!(room = %event.room_id, inviter = %event.sender, "invited; joining");
                 self.join_as(&target, &event.room_id).await
             }
             "invite" => {
-                // Only ghosts of members that exist accept invites.
+                // Only ghosts of members that exist accept invites, and only from their system.
                 let Some((system, member)) = self.ghost_slugs(&target) else {
                     return Ok(());
                 };
-                if self.db.member_by_slugs(system, member).await?.is_none() {
+                let Some(member) = self.db.member_by_slugs(system, member).await? else {
                     return Ok(());
+                };
+                if !self.ghost_invite_accepted(member.system_id, &event.sender).await? {
+                    let reason = "This member only joins rooms its own system invites it to.";
+                    self.ensure_ghost_registered(&target).await?;
+                    return self.refuse_invite(&target, &event.room_id, reason).await;
                 }
                 self.ensure_ghost_registered(&target).await?;
                 self.join_as(&target, &event.room_id).await

@@ -2,6 +2,7 @@
 //! events to membership handling, commands and proxying, and owns loop prevention (the bot
 //! and ghosts never trigger anything).
 
+mod access;
 mod catch_up;
 mod commands;
 mod encrypted;
@@ -68,6 +69,10 @@ pub struct BridgeSettings {
     pub latch_timeout_ms: i64,
     /// How long an encrypted event may wait for its room key.
     pub room_key_wait_ms: i64,
+    /// Who may use the bridge (`[access]`).
+    pub access: crate::core::access::AccessPolicy,
+    /// Members per system.
+    pub max_members: usize,
 }
 
 /// A room event as delivered in a transaction (the fields the bridge reads).
@@ -187,6 +192,8 @@ pub(crate) mod tests {
             command_prefix: "pk;".into(),
             latch_timeout_ms: 0,
             room_key_wait_ms: 0,
+            access: crate::core::access::AccessPolicy::new(&[], &[], &[], crate::core::access::BotInvites::Anyone, "x"),
+            max_members: 1000,
         };
         let hs = Homeserver::new("http://127.0.0.1:9", "token").expect("homeserver client");
         Bridge::new(crate::db::test_db().await, hs, settings, None)

@@ -25,6 +25,10 @@ impl Bridge {
             return Ok(());
         };
         crate::fault::panic_point("message.poison", || text.text.contains("poison-pill"));
+        let is_command = crate::core::command::parse(text.text, &self.settings.command_prefix).is_some();
+        if self.denied(event, is_command).await? {
+            return Ok(());
+        }
         if let Some(original) = text.replaces {
             return self.on_edit(event, original).await;
         }

@@ -1,6 +1,7 @@
 //! The pure core: everything that decides, nothing that does I/O. The edge (HTTP, database,
 //! homeserver, crypto) calls into these modules; they never call out.
 
+pub mod access;
 pub mod autoproxy;
 pub mod command;
 pub mod html;

@@ -1,0 +1,86 @@
+//! Access control at the bridge's door (`[access]`, rules in `core::access`): who may create
+//! a system, who may not use the bridge at all, how many members a system may have, who may
+//! invite the bot, and which invites a ghost accepts (only from its own system's accounts).
+
+use ruma::{RoomId, UserId, api::client::membership::leave_room};
+use tracing::{info, warn};
+
+use super::{Bridge, BridgeResult, RoomEvent};
+use crate::{
+    core::replies::code,
+    db::{System, now_ms},
+};
+
+impl Bridge {
+    /// Why `sender` may not create a system, if they may not (the reply to give).
+    pub(super) fn system_creation_refused(&self, sender: &UserId) -> Option<String> {
+        if self.settings.access.may_create_system(sender.as_str()) {
+            return None;
+        }
+        Some(format!(
+            "❌ Sorry, this bridge does not let {} create a system. It is for the users its operator allows; \
+             ask them if you think you should be one of them.",
+            code(sender.as_str())
+        ))
+    }
+
+    /// The reply refusing a new member when `system` is at the member limit (a retry of the
+    /// command that made the last member is not refused).
+    pub(super) async fn member_limit_reached(&self, system: &System, cause: &str) -> BridgeResult<Option<String>> {
+        let limit = self.settings.max_members;
+        let members = self.db.members(system.id).await?;
+        if members.iter().any(|m| m.created_by_event.as_deref() == Some(cause)) || members.len() < limit {
+            return Ok(None);
+        }
+        Ok(Some(format!(
+            "❌ Your system has reached this bridge's limit of {limit} members, so I can't add another. Delete one \
+             first (`pk;member <member> delete`)."
+        )))
+    }
+
+    /// Whether `event`'s sender is denied the bridge. The first time per room and sender they
+    /// try a command, the bot says so; proxying is simply not done.
+    pub(super) async fn denied(&self, event: &RoomEvent, is_command: bool) -> BridgeResult<bool> {
+        if !self.settings.access.is_denied(event.sender.as_str()) {
+            return Ok(false);
+        }
+        let kind = format!("denied {}", event.sender);
+        if is_command && self.db.notice_once(event.room_id.as_str(), &kind, now_ms()).await? {
+            let text = format!(
+                "❌ {} may not use this bridge, so I ignore their commands and messages.",
+                code(event.sender.as_str())
+            );
+            self.notice(&event.room_id, &text, &event.event_id, "notice-denied").await?;
+        }
+        Ok(true)
+    }
+
+    /// Whether the bot accepts an invite from `inviter`.
+    pub(super) fn bot_invite_accepted(&self, inviter: &UserId) -> bool {
+        self.settings.access.may_invite_bot(inviter.as_str())
+    }
+
+    /// Whether a ghost of system `system_id` accepts an invite from `inviter`: only from its
+    /// own system's accounts (or the bot, which invites it where its system wrote).
+    pub(super) async fn ghost_invite_accepted(&self, system_id: i64, inviter: &UserId) -> BridgeResult<bool> {
+        if *inviter == self.settings.bot {
+            return Ok(true);
+        }
+        Ok(self.db.system_for_account(inviter.as_str()).await?.is_some_and(|s| s.id == system_id))
+    }
+
+    /// Turns an invite down: `user` (the bot or a ghost) leaves the room with `reason`.
+    pub(super) async fn refuse_invite(&self, user: &UserId, room: &RoomId, reason: &str) -> BridgeResult<()> {
+        info!(%room, %user, reason, "refusing an invite");
+        let mut req = leave_room::v3::Request::new(room.to_owned());
+        req.reason = Some(reason.to_owned());
+        match self.hs.send(req, Some(user)).await {
+            Ok(_) => Ok(()),
+            Err(e) if !e.is_transient() => {
+                warn!(%room, %user, error = %e, "could not refuse the invite");
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
