@@ -153,7 +153,11 @@ impl Bridge {
                 let updated = self.db.system_by_id(system.id).await?.unwrap_or(system);
                 self.resync_system_ghosts(&updated).await;
                 Ok(match tag {
-                    Some(t) => format!("✅ System tag set to {}. Member names now show as `<name> {t}`.", code(&t)),
+                    Some(t) => format!(
+                        "✅ System tag set to {}. Member names now show as {}.",
+                        code(&t),
+                        code(&format!("<name> {t}"))
+                    ),
                     None => "✅ System tag cleared.".to_owned(),
                 })
             }

@@ -5,10 +5,10 @@
 use ruma::{
     EventId, OwnedDeviceId, OwnedEventId, OwnedTransactionId, RoomId, UserId,
     api::client::{message::send_message_event, redact::redact_event},
-    events::{AnyMessageLikeEventContent, MessageLikeEventType, room::message::RoomMessageEventContent},
+    events::{AnyMessageLikeEventContent, MessageLikeEventType},
     serde::Raw,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{Bridge, BridgeError, BridgeResult, RoomEvent};
 use crate::{
@@ -104,21 +104,19 @@ impl Bridge {
     }
 }
 
-/// Notice content from Markdown, optionally as a reply.
+/// Notice content from Markdown, optionally as a reply: the Markdown as the plain body, and
+/// HTML rendered by `core::replies::render` (which lets no raw HTML through).
 pub(super) fn notice(markdown: &str, reply_to: Option<&EventId>) -> Content {
-    let mut value = serde_json::to_value(RoomMessageEventContent::notice_markdown(markdown)).unwrap_or_else(|_| {
-        json!({"msgtype": "m.notice", "body": markdown}) // ok: serialising a plain struct does not fail
-    });
-    if let Some(map) = value.as_object_mut() {
-        map.insert("m.mentions".to_owned(), json!({}));
-        if let Some(id) = reply_to {
-            map.insert("m.relates_to".to_owned(), json!({"m.in_reply_to": {"event_id": id}}));
-        }
+    let mut map = Content::new();
+    map.insert("msgtype".to_owned(), json!("m.notice"));
+    map.insert("body".to_owned(), json!(markdown));
+    map.insert("format".to_owned(), json!("org.matrix.custom.html"));
+    map.insert("formatted_body".to_owned(), json!(crate::core::replies::render(markdown)));
+    map.insert("m.mentions".to_owned(), json!({}));
+    if let Some(id) = reply_to {
+        map.insert("m.relates_to".to_owned(), json!({"m.in_reply_to": {"event_id": id}}));
     }
-    match value {
-        Value::Object(map) => map,
-        _ => Content::new(),
-    }
+    map
 }
 
 #[cfg(test)]
@@ -136,5 +134,7 @@ mod tests {
         assert_eq!(c["m.mentions"], json!({}));
         assert_eq!(c["m.relates_to"]["m.in_reply_to"]["event_id"], "$abc:x");
         assert!(notice("x", None).get("m.relates_to").is_none());
+        let sneaky = notice("name: <a href=\"https://evil\">click</a>", None);
+        assert!(!sneaky["formatted_body"].as_str().unwrap().contains("<a "), "{sneaky:?}");
     }
 }

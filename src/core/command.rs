@@ -1,7 +1,10 @@
 //! Room command parsing (PluralKit's command language): prefix detection, quoting, and the
 //! typed [`Command`] tree. Pure: knows nothing about the database or Matrix.
 
-use super::tags::{PLACEHOLDER, ProxyTag, TagError};
+use super::{
+    replies::code,
+    tags::{PLACEHOLDER, ProxyTag, TagError},
+};
 
 /// Longest member or system name accepted.
 pub const MAX_NAME_CHARS: usize = 100;
@@ -190,6 +193,9 @@ fn checked_name(name: String, what: &str) -> Result<String, ParseError> {
     if name.chars().count() > MAX_NAME_CHARS {
         return Err(ParseError(format!("That {what} name is too long (at most {MAX_NAME_CHARS} characters).")));
     }
+    if name.chars().any(char::is_control) {
+        return Err(ParseError(format!("A {what} name can't contain control characters (like line breaks).")));
+    }
     Ok(name)
 }
 
@@ -204,7 +210,7 @@ fn parse_command(input: &str) -> Result<Command, ParseError> {
         "list" | "l" | "members" => Ok(Command::System(SystemCommand::List)),
         "member" | "m" => parse_member(input, &tokens),
         "autoproxy" | "ap" | "auto" => parse_autoproxy(input, &tokens),
-        other => Err(ParseError(format!("Unknown command `{other}`. Send `pk;help` for the list of commands."))),
+        other => Err(ParseError(format!("Unknown command {}. Send `pk;help` for the list of commands.", code(other)))),
     }
 }
 
@@ -225,6 +231,9 @@ fn parse_system(input: &str, tokens: &[Token]) -> Result<Command, ParseError> {
             Some(t) if is_clear_flag(&t) => Some(None),
             Some(t) if t.chars().count() > 79 => {
                 return Err(usage("That system tag is too long (at most 79 characters)."));
+            }
+            Some(t) if t.chars().any(char::is_control) => {
+                return Err(usage("A system tag can't contain control characters (like line breaks)."));
             }
             Some(t) => Some(Some(t)),
         }),
@@ -280,14 +289,14 @@ fn parse_member(input: &str, tokens: &[Token]) -> Result<Command, ParseError> {
             MemberCommand::Delete { member, confirmed: tokens.get(3).is_some_and(|t| is_yes_flag(&t.text)) }
         }
         Some(other) => {
-            return Err(ParseError(format!("Unknown member command `{other}`. {USAGE}")));
+            return Err(ParseError(format!("Unknown member command {}. {USAGE}", code(other))));
         }
     };
     Ok(Command::Member(cmd))
 }
 
 fn parse_tag(template: &str) -> Result<ProxyTag, ParseError> {
-    ProxyTag::parse(template).map_err(|e: TagError| ParseError(format!("`{template}`: {e}.")))
+    ProxyTag::parse(template).map_err(|e: TagError| ParseError(format!("{}: {e}.", code(template))))
 }
 
 fn parse_proxy_action(input: &str, tokens: &[Token]) -> Result<ProxyAction, ParseError> {

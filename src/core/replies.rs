@@ -1,23 +1,73 @@
 //! The bot's words: help text, system and member cards, lists. Markdown in, so the edge can
-//! send a plain body and HTML from one source. Every user-supplied string is escaped.
+//! send a plain body and HTML from one source. This is the one place where what users typed
+//! meets the bot's markup: every user-supplied string goes through [`md`] (as text) or
+//! [`code`] (as a code span), and [`render`] turns the result into HTML that holds no markup
+//! of anybody else's: raw HTML in the Markdown comes out as text.
+
+use pulldown_cmark::{Event, Options, Parser, html};
 
 use super::tags::ProxyTag;
 
-/// Escapes Markdown's special characters in user-supplied text.
+/// User-supplied text for a Markdown reply, to show as it is: Markdown's punctuation is
+/// escaped, line breaks become spaces (a name is one line), and what would start a list or a
+/// heading at the start of a line is defused.
 pub fn md(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '<' | '>' | '|' | '~' | '!') {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut chars = text.chars().peekable();
+    // A leading `-`, `+`, `=` or `1.` would make a list or heading where the text starts a
+    // line of the reply.
+    let mut at_start = true;
+    while let Some(c) = chars.next() {
+        let c = if matches!(c, '\n' | '\r') { ' ' } else { c };
+        let leading = at_start && matches!(c, '-' | '+' | '=');
+        let numbered = at_start && c.is_ascii_digit();
+        if leading
+            || matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '<' | '>' | '|' | '~' | '!' | '&')
+        {
             out.push('\\');
         }
         out.push(c);
+        if numbered {
+            // Digits then `.` or `)` start an ordered list: escape that mark.
+            while let Some(d) = chars.next_if(char::is_ascii_digit) {
+                out.push(d);
+            }
+            if let Some(mark) = chars.next_if(|m| matches!(m, '.' | ')')) {
+                out.push('\\');
+                out.push(mark);
+            }
+        }
+        at_start = false;
     }
     out
 }
 
-/// An inline code span that survives backticks inside.
+/// User-supplied text as an inline code span, whatever backticks it holds: the fence is one
+/// backtick longer than the longest run inside, and line breaks become spaces.
 pub fn code(text: &str) -> String {
-    if text.contains('`') { format!("`` {text} ``") } else { format!("`{text}`") }
+    let text: String = text.chars().map(|c| if matches!(c, '\n' | '\r') { ' ' } else { c }).collect();
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    if text.trim().is_empty() {
+        "` `".to_owned() // an empty span would show its backticks
+    } else if longest == 0 {
+        format!("{fence}{text}{fence}")
+    } else {
+        // Spaces keep a backtick at either end from joining the fence (CommonMark strips one).
+        format!("{fence} {text} {fence}")
+    }
+}
+
+/// Renders a reply's Markdown to HTML. Raw HTML (blocks or inline) is not passed through: it
+/// comes out as text, escaped.
+pub fn render(markdown: &str) -> String {
+    let events = Parser::new_ext(markdown, Options::empty()).map(|event| match event {
+        Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+        other => other,
+    });
+    let mut out = String::with_capacity(markdown.len() * 2);
+    html::push_html(&mut out, events);
+    out
 }
 
 pub fn help(prefix: &str) -> String {
@@ -156,6 +206,87 @@ mod tests {
         assert_eq!(md("*bold* [x](y)"), "\\*bold\\* \\[x\\]\\(y\\)");
         assert_eq!(code("a:text"), "`a:text`");
         assert_eq!(code("`text`"), "`` `text` ``");
+        // Regression: two backticks in a row ended the span early.
+        assert_eq!(code("a``<b>"), "``` a``<b> ```");
+        assert_eq!(render(&code("a``<b>")), "<p><code>a``&lt;b&gt;</code></p>\n");
+        assert_eq!(md("- one\n# two"), "\\- one \\# two");
+        assert_eq!(md("1. first"), "1\\. first");
+        assert_eq!(md("x-1.5"), "x-1.5", "only at the start");
+    }
+
+    /// Regression: raw HTML in the Markdown went into `formatted_body` as it was.
+    #[test]
+    fn raw_html_is_text() {
+        let html =
+            render("hello <img src=x onerror=alert(1)> <a href=\"https://evil\">x</a>\n\n<script>bad()</script>");
+        assert!(!html.contains("<img") && !html.contains("<a ") && !html.contains("<script"), "{html}");
+        assert!(html.contains("&lt;img src=x"), "{html}");
+    }
+
+    /// The tags and attributes in `html`, in order (names only for tags, `name=value` for
+    /// attributes), to compare what markup a reply has.
+    fn markup(html: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut rest = html;
+        while let Some(start) = rest.find('<') {
+            let end = rest[start..].find('>').map_or(rest.len(), |e| start + e);
+            out.push(rest[start..end].to_owned());
+            rest = &rest[end..];
+        }
+        out
+    }
+
+    /// Every reply that shows user text, with `u` in every user-supplied place.
+    fn replies_with(u: &str) -> Vec<String> {
+        let tags = vec![ProxyTag::new(u, ""), ProxyTag::new("[", u)];
+        let accounts = vec![u.to_owned()];
+        vec![
+            system_card(&SystemCard {
+                name: Some(u),
+                short_id: u,
+                slug: u,
+                tag: Some(u),
+                member_count: 3,
+                autoproxy: &md(u),
+                accounts: &accounts,
+            }),
+            member_card(&MemberCard {
+                name: u,
+                display_name: Some(u),
+                short_id: u,
+                slug: u,
+                ghost: u,
+                tags: &tags,
+                avatar: Some(u),
+                system_name: Some(u),
+            }),
+            member_list(Some(u), &[MemberLine { name: u, short_id: u, tags: &tags }]),
+            tags_reply(u, &tags),
+            format!("✅ Renamed **{}** to **{}** ({}).", md(u), md(u), code(u)),
+            format!("- {}\n- **{}** {}", md(u), md(u), code(u)),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+
+        /// Whatever a user types, the bot's formatted replies hold no tag or attribute that
+        /// they do not hold with a harmless word in its place: nothing the bot did not put
+        /// there itself. (Less is possible: `**` around an empty name makes no `<strong>`.)
+        #[test]
+        fn user_text_adds_no_markup(u in "(\\PC|[<>&`*_\\[\\]()#!|~\\\\\"'=:/ \n\r.1-])*") {
+            for (ours, theirs) in replies_with("word").iter().zip(replies_with(&u)) {
+                let mut allowed = markup(&render(ours));
+                for piece in markup(&render(&theirs)) {
+                    let Some(i) = allowed.iter().position(|a| *a == piece) else {
+                        return Err(proptest::test_runner::TestCaseError::fail(format!(
+                            "{u:?} added {piece:?}: {}", render(&theirs)
+                        )));
+                    };
+                    allowed.remove(i);
+                }
+            }
+        }
     }
 
     #[test]
