@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod db;
 pub mod engine;
 pub mod fault;
+pub mod fuzzing;
 pub mod homeserver;
 pub mod registration;
 pub mod server;

@@ -114,17 +114,11 @@ async fn transaction(
         Ok(v) => v,
         Err(_) => return matrix_error(StatusCode::BAD_REQUEST, "M_NOT_JSON", "Content not JSON."),
     };
-    let well_formed = parsed.as_object().is_some_and(|o| o.get("events").is_none_or(Value::is_array));
-    if !well_formed {
-        return matrix_error(
-            StatusCode::BAD_REQUEST,
-            "M_BAD_JSON",
-            "A transaction is an object with an `events` list.",
-        );
-    }
+    let Ok(room_events) = transaction_events(&parsed) else {
+        return matrix_error(StatusCode::BAD_REQUEST, "M_BAD_JSON", NOT_A_TRANSACTION);
+    };
     // One database transaction: the raw body, and its room events queued for their rooms.
-    let events =
-        parsed.get("events").and_then(Value::as_array).map(|e| state.bridge.events_to_queue(e)).unwrap_or_default();
+    let events = state.bridge.events_to_queue(room_events);
     let crypto = crypto_input(&parsed, state.encryption, &state.wakers.seen_counts);
     match state.db.journal_insert(&txn_id, &body, &events, crypto, now_ms()).await {
         Ok(true) => {
@@ -140,6 +134,19 @@ async fn transaction(
         }
     }
     (StatusCode::OK, Json(json!({}))).into_response()
+}
+
+const NOT_A_TRANSACTION: &str = "A transaction is an object with an `events` list.";
+
+/// The `events` of a parsed transaction body (none if it has no such key), or an error if the
+/// body is not a transaction. Other fields are read leniently where they are used.
+pub fn transaction_events(parsed: &Value) -> Result<&[Value], &'static str> {
+    match parsed.as_object().map(|o| o.get("events")) {
+        None => Err(NOT_A_TRANSACTION),
+        Some(None) => Ok(&[]),
+        Some(Some(Value::Array(events))) => Ok(events),
+        Some(Some(_)) => Err(NOT_A_TRANSACTION),
+    }
 }
 
 async fn user_query(

@@ -10,11 +10,6 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::*;
 
-/// A transaction body with one event, the way Synapse sends it.
-fn txn_with(event: &Value) -> String {
-    json!({"events": [event], "ephemeral": [], "de.sorunome.msc2409.to_device": []}).to_string()
-}
-
 /// Fetches an event's full JSON as the room sees it (with room_id, for a transaction).
 async fn event_json(user: &User, room_id: &matrix_sdk::ruma::RoomId, id: &matrix_sdk::ruma::EventId) -> Value {
     let mut e = user.wait_for(room_id, "the event", |e| e["event_id"] == id.as_str()).await;
@@ -29,26 +24,6 @@ async fn count_bodies(
     body: &str,
 ) -> usize {
     from(&user.messages(room_id).await, ghost).iter().filter(|e| e["content"]["body"] == body).count()
-}
-
-async fn wait_journal_idle(env: &TestEnv) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let pool = env.db().await;
-        let pending: i64 = sqlx::query_scalar(
-            "SELECT (SELECT COUNT(*) FROM journal WHERE processed_at IS NULL) + \
-             (SELECT COUNT(*) FROM room_events WHERE state = 'pending')",
-        )
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-        pool.close().await;
-        if pending == 0 {
-            return;
-        }
-        assert!(Instant::now() < deadline, "journal never drained");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -28,6 +28,7 @@ use crate::{
     homeserver::{Homeserver, HsError},
 };
 
+pub use queueing::queue_events;
 pub use startup::StartupError;
 
 #[derive(Debug, thiserror::Error)]

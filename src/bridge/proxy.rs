@@ -14,7 +14,7 @@ use super::{Bridge, BridgeResult, RoomEvent};
 use crate::{
     core::{
         autoproxy::{self, Decision, LatchUpdate, Via},
-        message::{Content, Rewrite, ghost_content, message_text},
+        message::{Content, Rewrite, fits_in_an_event, ghost_content, message_text},
     },
     db::{ProxiedMessage, System, now_ms},
 };
@@ -120,6 +120,11 @@ impl Bridge {
         let Some(member) = self.db.member_by_id(member_id).await? else {
             return Ok(());
         };
+        if !fits_in_an_event(&content) {
+            info!(event_id = %event.event_id, "a message too large to proxy was left as it is");
+            let text = "⚠️ That message is too large for me to send as a member, so I left it as it is.";
+            return self.reply(event, text).await;
+        }
         let ghost = self.prepare_ghost(system, &member).await?;
         let room = &event.room_id;
         let record = |ghost_event_id: Option<String>| ProxiedMessage {

@@ -12,29 +12,35 @@ use crate::db::QueuedEvent;
 
 impl Bridge {
     /// The room events of a transaction body that need handling, ready for the queue.
-    /// Events without an event or room ID are not room events and are left out.
     pub fn events_to_queue(&self, events: &[Value]) -> Vec<QueuedEvent> {
-        events
-            .iter()
-            .filter(|e| !self.is_our_write(e))
-            .filter_map(|e| {
-                let event_id = e.get("event_id")?.as_str()?;
-                let room_id = e.get("room_id")?.as_str()?;
-                Some(QueuedEvent {
-                    event_id: event_id.to_owned(),
-                    room_id: room_id.to_owned(),
-                    lane: lane(e),
-                    body: e.to_string(),
-                })
-            })
-            .collect()
+        queue_events(events, |user| self.is_ours(user))
     }
+}
 
-    /// A message, redaction or other non-state event sent by the bot or a ghost.
-    fn is_our_write(&self, event: &Value) -> bool {
-        let sender = event.get("sender").and_then(Value::as_str).and_then(|s| UserId::parse(s).ok());
-        event.get("state_key").is_none() && sender.is_some_and(|s| self.is_ours(&s))
-    }
+/// The events that need handling, ready for the queue: not our own writes (`is_ours` tells
+/// the bot and the ghosts), and only room events (events without an event or room ID are
+/// left out).
+pub fn queue_events(events: &[Value], is_ours: impl Fn(&UserId) -> bool) -> Vec<QueuedEvent> {
+    events
+        .iter()
+        .filter(|e| !is_our_write(e, &is_ours))
+        .filter_map(|e| {
+            let event_id = e.get("event_id")?.as_str()?;
+            let room_id = e.get("room_id")?.as_str()?;
+            Some(QueuedEvent {
+                event_id: event_id.to_owned(),
+                room_id: room_id.to_owned(),
+                lane: lane(e),
+                body: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// A message, redaction or other non-state event sent by the bot or a ghost.
+fn is_our_write(event: &Value, is_ours: impl Fn(&UserId) -> bool) -> bool {
+    let sender = event.get("sender").and_then(Value::as_str).and_then(|s| UserId::parse(s).ok());
+    event.get("state_key").is_none() && sender.is_some_and(|s| is_ours(&s))
 }
 
 /// An event's lane in its room: its sender for messages and other non-state events, `""`

@@ -40,6 +40,16 @@ pub fn split_html_reply_fallback(html: &str) -> (&str, &str) {
     ("", html)
 }
 
+/// Largest content the ghost sends, in bytes of JSON. Matrix caps a whole event at 65,536
+/// bytes (with its envelope, signatures and, in encrypted rooms, base64), so a message near
+/// the cap could never be sent: it is refused up front instead.
+pub const MAX_CONTENT_BYTES: usize = 46 * 1024;
+
+/// Whether `content` is small enough to send as an event (see [`MAX_CONTENT_BYTES`]).
+pub fn fits_in_an_event(content: &Content) -> bool {
+    serde_json::to_vec(content).is_ok_and(|json| json.len() <= MAX_CONTENT_BYTES)
+}
+
 /// msgtypes whose payload is a file; their caption may be empty.
 fn is_attachment(content: &Content) -> bool {
     matches!(content.get("msgtype").and_then(Value::as_str), Some("m.image" | "m.file" | "m.audio" | "m.video"))
@@ -154,6 +164,15 @@ mod tests {
 
     fn obj(v: Value) -> Content {
         v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn content_that_cannot_be_an_event_is_caught() {
+        let sized = |n: usize| -> Content { serde_json::from_value(json!({"body": "x".repeat(n)})).unwrap() };
+        assert!(fits_in_an_event(&sized(1000)));
+        assert!(fits_in_an_event(&sized(MAX_CONTENT_BYTES - 20)));
+        assert!(!fits_in_an_event(&sized(MAX_CONTENT_BYTES)));
+        assert!(!fits_in_an_event(&sized(1024 * 1024)));
     }
 
     #[test]

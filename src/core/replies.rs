@@ -19,6 +19,12 @@ pub fn md(text: &str) -> String {
     let mut at_start = true;
     while let Some(c) = chars.next() {
         let c = if matches!(c, '\n' | '\r') { ' ' } else { c };
+        if at_start && c.is_whitespace() {
+            // Indentation would make a code block: a character reference is text, not indent.
+            out.push_str(&format!("&#{};", u32::from(c)));
+            at_start = false;
+            continue;
+        }
         let leading = at_start && matches!(c, '-' | '+' | '=');
         let numbered = at_start && c.is_ascii_digit();
         if leading
@@ -42,10 +48,20 @@ pub fn md(text: &str) -> String {
     out
 }
 
+/// Longest user text shown in a code span; longer text is cut with `…` (a command's argument
+/// may be anything up to the size of a message).
+pub const MAX_CODE_CHARS: usize = 256;
+
 /// User-supplied text as an inline code span, whatever backticks it holds: the fence is one
-/// backtick longer than the longest run inside, and line breaks become spaces.
+/// backtick longer than the longest run inside, line breaks become spaces, and text over
+/// [`MAX_CODE_CHARS`] is cut.
 pub fn code(text: &str) -> String {
-    let text: String = text.chars().map(|c| if matches!(c, '\n' | '\r') { ' ' } else { c }).collect();
+    let mut shown: String =
+        text.chars().take(MAX_CODE_CHARS).map(|c| if matches!(c, '\n' | '\r') { ' ' } else { c }).collect();
+    if text.chars().nth(MAX_CODE_CHARS).is_some() {
+        shown.push('…');
+    }
+    let text = shown;
     let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest + 1);
     if text.trim().is_empty() {
@@ -212,6 +228,12 @@ mod tests {
         assert_eq!(md("- one\n# two"), "\\- one \\# two");
         assert_eq!(md("1. first"), "1\\. first");
         assert_eq!(md("x-1.5"), "x-1.5", "only at the start");
+        // Regression: a command's argument of any size was echoed whole (a 1 MiB reply).
+        let long = "y".repeat(100_000);
+        assert_eq!(code(&long), format!("`{}…`", "y".repeat(MAX_CODE_CHARS)));
+        assert_eq!(code(&"y".repeat(MAX_CODE_CHARS)), format!("`{}`", "y".repeat(MAX_CODE_CHARS)));
+        // Regression (found by the fuzz target): indentation made a code block.
+        assert_eq!(render(&md("    x")), "<p>  x</p>\n".replace("  x", "    x"));
     }
 
     /// Regression: raw HTML in the Markdown went into `formatted_body` as it was.

@@ -472,16 +472,25 @@ impl User {
 
     /// Sends a command and waits for the bot's reply to it; returns the reply's body.
     pub async fn command(&self, env: &TestEnv, room_id: &RoomId, text: &str) -> String {
-        let id = self.send_text(room_id, text).await;
-        let reply = self
-            .wait_for(room_id, &format!("the bot's reply to {text:?}"), |e| {
-                // Decrypted (in encrypted rooms the relation is readable before the body is).
-                e["sender"] == env.bot.as_str()
-                    && e["type"] == "m.room.message"
-                    && e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == id.as_str()
-            })
-            .await;
+        let reply = self.command_event(env, room_id, text).await;
         reply["content"]["body"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Sends a command and waits for the bot's reply to it; returns the whole reply event.
+    pub async fn command_event(&self, env: &TestEnv, room_id: &RoomId, text: &str) -> Value {
+        let id = self.send_text(room_id, text).await;
+        self.reply_to(env, room_id, id.as_str()).await
+    }
+
+    /// Waits for the bot's reply to the event `id`.
+    pub async fn reply_to(&self, env: &TestEnv, room_id: &RoomId, id: &str) -> Value {
+        self.wait_for(room_id, &format!("the bot's reply to {id}"), |e| {
+            // Decrypted (in encrypted rooms the relation is readable before the body is).
+            e["sender"] == env.bot.as_str()
+                && e["type"] == "m.room.message"
+                && e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == id
+        })
+        .await
     }
 
     /// Waits until the event `id` shows as redacted.
@@ -585,5 +594,34 @@ impl TestEnv {
     pub fn restart_synapse_with_registrations(&self, extra: &[PathBuf]) {
         self.stop_synapse();
         self.start_synapse_again(extra);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transactions pushed by hand.
+
+/// A transaction body with one event, the way Synapse sends it.
+pub fn txn_with(event: &Value) -> String {
+    json!({"events": [event], "ephemeral": [], "de.sorunome.msc2409.to_device": []}).to_string()
+}
+
+/// Waits until every stored transaction and queued room event has been handled.
+pub async fn wait_journal_idle(env: &TestEnv) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let pool = env.db().await;
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM journal WHERE processed_at IS NULL) + \
+             (SELECT COUNT(*) FROM room_events WHERE state = 'pending')",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        if pending == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "journal never drained");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
