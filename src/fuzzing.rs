@@ -9,9 +9,10 @@ use serde_json::Value;
 use crate::{
     bridge::{RoomEvent, queue_events},
     core::{
-        command::{self, Command, MAX_NAME_CHARS, MemberCommand, SystemCommand},
+        commands::{self as command, Command, FieldArg, MAX_NAME_CHARS, MemberCommand, SystemCommand},
         html,
         message::{self, Content, Rewrite},
+        profile::{Kind, MAX_URI_CHARS},
         replies,
         tags::{self, ProxyTag},
     },
@@ -84,26 +85,34 @@ pub fn command(data: &[u8]) {
     }
 }
 
-/// What every parse result must satisfy: names within the limit and on one line, and an
-/// error's reply that carries no markup the bot did not write.
+/// What every parse result must satisfy: stored text within its field's limit and without
+/// control characters (line breaks only where a field may span lines), and an error's reply
+/// that carries no markup the bot did not write.
 fn check_command(parsed: Result<Command, command::ParseError>) {
     match parsed {
         Ok(cmd) => {
-            for name in names(&cmd) {
-                assert!(name.chars().count() <= MAX_NAME_CHARS, "a name over the limit: {name:?}");
-                assert!(!name.chars().any(char::is_control), "a control character in a name: {name:?}");
+            for (kind, value) in stored_text(&cmd) {
+                let (max, multiline) = match kind {
+                    Kind::Line(max) => (max, false),
+                    Kind::Text(max) => (max, true),
+                    _ => (MAX_URI_CHARS, false),
+                };
+                assert!(value.chars().count() <= max, "over the limit: {value:?}");
+                let bad = |c: char| c.is_control() && !(multiline && c == '\n');
+                assert!(!value.chars().any(bad), "a control character in {value:?}");
             }
         }
         Err(e) => assert_only_bot_markup(&replies::render(&e.0), &["p", "code", "strong", "em"]),
     }
 }
 
-/// The names a command would store.
-fn names(cmd: &Command) -> Vec<&str> {
+/// The text a command would store, with the kind of field it goes to.
+fn stored_text(cmd: &Command) -> Vec<(Kind, &str)> {
     match cmd {
-        Command::System(SystemCommand::New { name: Some(n) } | SystemCommand::Rename { name: n }) => vec![n],
-        Command::Member(MemberCommand::New { name } | MemberCommand::Rename { name, .. }) => vec![name],
-        Command::Member(MemberCommand::DisplayName { name: Some(Some(n)), .. }) => vec![n],
+        Command::System(SystemCommand::New { name: Some(n) }) => vec![(Kind::Line(MAX_NAME_CHARS), n)],
+        Command::Member(MemberCommand::New { name }) => vec![(Kind::Line(MAX_NAME_CHARS), name)],
+        Command::System(SystemCommand::Field { field, value: FieldArg::Set(v) }) => vec![(field.kind(), v)],
+        Command::Member(MemberCommand::Field { field, value: FieldArg::Set(v), .. }) => vec![(field.kind(), v)],
         _ => vec![],
     }
 }

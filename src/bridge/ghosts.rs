@@ -190,8 +190,7 @@ mod tests {
             slug: "alice".into(),
             name: "Alice".into(),
             display_name: display.map(str::to_owned),
-            avatar_url: None,
-            created_by_event: None,
+            ..Default::default()
         }
     }
 
@@ -205,8 +204,7 @@ mod tests {
             autoproxy_mode: "off".into(),
             autoproxy_member_id: None,
             latch_member_id: None,
-            latch_at: None,
-            created_by_event: None,
+            ..Default::default()
         }
     }
 

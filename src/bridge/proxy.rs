@@ -13,7 +13,7 @@ use tracing::info;
 use super::{Bridge, BridgeResult, RoomEvent};
 use crate::{
     core::{
-        autoproxy::{self, Decision, LatchUpdate, Via},
+        autoproxy::{self, Decision, LatchUpdate, Mode, Via},
         message::{Content, Rewrite, fits_in_an_event, ghost_content, message_text},
     },
     db::{ProxiedMessage, System, now_ms},
@@ -25,7 +25,7 @@ impl Bridge {
             return Ok(());
         };
         crate::fault::panic_point("message.poison", || text.text.contains("poison-pill"));
-        let is_command = crate::core::command::parse(text.text, &self.settings.command_prefix).is_some();
+        let is_command = crate::core::commands::parse(text.text, &self.settings.command_prefix).is_some();
         if self.denied(event, is_command).await? {
             return Ok(());
         }
@@ -50,7 +50,16 @@ impl Bridge {
         let Decision::Proxy { member, via } = decision else {
             return Ok(());
         };
+        let Some(chosen) = self.db.member_by_id(member).await? else {
+            return Ok(());
+        };
+        // A member whose autoproxy flag is off is never picked by latch or front mode.
+        let by_mode = matches!(system.autoproxy_state().mode, Mode::Latch | Mode::Front);
+        if matches!(via, Via::Autoproxy) && by_mode && !chosen.allow_autoproxy {
+            return Ok(());
+        }
         let rewrite = match &via {
+            Via::Tag { .. } if chosen.keep_proxy => Rewrite::Keep,
             Via::Tag { tag, inner } => Rewrite::StripTag { prefix: &tag.prefix, suffix: &tag.suffix, inner },
             Via::Autoproxy => Rewrite::Keep,
         };

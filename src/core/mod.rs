@@ -3,10 +3,11 @@
 
 pub mod access;
 pub mod autoproxy;
-pub mod command;
+pub mod commands;
 pub mod html;
 pub mod ids;
 pub mod message;
+pub mod profile;
 pub mod replies;
 pub mod slug;
 pub mod tags;

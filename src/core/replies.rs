@@ -48,6 +48,12 @@ pub fn md(text: &str) -> String {
     out
 }
 
+/// User-supplied text that may span lines (a description), each line escaped like [`md`],
+/// with its line breaks kept.
+pub fn md_lines(text: &str) -> String {
+    text.lines().map(md).collect::<Vec<_>>().join("\\\n")
+}
+
 /// Longest user text shown in a code span; longer text is cut with `…` (a command's argument
 /// may be anything up to the size of a message).
 pub const MAX_CODE_CHARS: usize = 256;
@@ -86,45 +92,30 @@ pub fn render(markdown: &str) -> String {
     out
 }
 
+/// `pk;help`: a short introduction, then every command of the command table by section.
 pub fn help(prefix: &str) -> String {
-    let p = prefix;
-    format!(
-        "**pluralmatrix** proxies your system's members: a message matching a member's proxy tag is \
-re-sent by that member's own Matrix account, and yours is removed.\n\n\
-**Getting started**\n\
-- {a} — create your system\n\
-- {b} — add a member\n\
-- {c} — set the proxy tag (`text` marks where the message goes; several tags may be given)\n\
-- then write `a: hello` and Alice says `hello`. Start a message with `\\` to send it as yourself.\n\n\
-**System**\n\
-- {d} — your system card · {e} — list members\n\
-- {f} — rename · {g} — tag shown after member names\n\n\
-**Members** (a member is its name, slug, or five-letter ID)\n\
-- {h} — member card\n\
-- {i} · {j} · {k}\n\
-- {l} · {m} · {n}\n\n\
-**Autoproxy**\n\
-- {o} — untagged messages go out as the member of your last tagged message\n\
-- {q} — always proxy as one member · {r} — follow the current fronter · {s}\n",
-        a = code(&format!("{p}system new [name]")),
-        b = code(&format!("{p}member new Alice")),
-        c = code(&format!("{p}member Alice proxy a:text")),
-        d = code(&format!("{p}system")),
-        e = code(&format!("{p}system list")),
-        f = code(&format!("{p}system rename <name>")),
-        g = code(&format!("{p}system tag <tag>")),
-        h = code(&format!("{p}member <member>")),
-        i = code(&format!("{p}member <member> rename <name>")),
-        j = code(&format!("{p}member <member> displayname <name>")),
-        k = code(&format!("{p}member <member> avatar <mxc://…>")),
-        l = code(&format!("{p}member <member> proxy add|remove <tag>")),
-        m = code(&format!("{p}member <member> proxy -clear")),
-        n = code(&format!("{p}member <member> delete")),
-        o = code(&format!("{p}autoproxy latch")),
-        q = code(&format!("{p}autoproxy <member>")),
-        r = code(&format!("{p}autoproxy front")),
-        s = code(&format!("{p}autoproxy off")),
-    )
+    let mut out = format!(
+        "**pluralmatrix** proxies your system's members: a message matching a member's proxy tag is re-sent by \
+         that member's own Matrix account, and yours is removed.\n\n\
+         **Getting started:** {}, {}, {}; then write `a: hello` and Alice says `hello`. Start a message with `\\` \
+         to send it as yourself. A member is its name, slug, or five-letter ID.\n\n",
+        code(&format!("{prefix}system new")),
+        code(&format!("{prefix}member new Alice")),
+        code(&format!("{prefix}member Alice proxy a:text")),
+    );
+    for (heading, lines) in crate::core::commands::table::sections() {
+        out.push_str(&format!("**{heading}**\n"));
+        for (usage, help) in lines {
+            let usage = code(&format!("{prefix}{usage}"));
+            if help.is_empty() {
+                out.push_str(&format!("- {usage}\n"));
+            } else {
+                out.push_str(&format!("- {usage} — {help}\n"));
+            }
+        }
+        out.push('\n');
+    }
+    out
 }
 
 fn tag_list(tags: &[ProxyTag]) -> String {
@@ -133,6 +124,40 @@ fn tag_list(tags: &[ProxyTag]) -> String {
     } else {
         tags.iter().map(|t| code(&t.to_string())).collect::<Vec<_>>().join(", ")
     }
+}
+
+/// The profile fields a card shows when they are set (as stored).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Profile<'a> {
+    pub pronouns: Option<&'a str>,
+    pub birthday: Option<&'a str>,
+    pub color: Option<&'a str>,
+    pub avatar: Option<&'a str>,
+    pub banner: Option<&'a str>,
+    pub description: Option<&'a str>,
+}
+
+fn profile_lines(p: &Profile<'_>) -> String {
+    let mut out = String::new();
+    if let Some(v) = p.pronouns {
+        out.push_str(&format!("- **Pronouns:** {}\n", md(v)));
+    }
+    if let Some(v) = p.birthday {
+        out.push_str(&format!("- **Birthday:** {}\n", md(&super::profile::show_birthday(v))));
+    }
+    if let Some(v) = p.color {
+        out.push_str(&format!("- **Colour:** {}\n", code(&format!("#{v}"))));
+    }
+    if let Some(v) = p.avatar {
+        out.push_str(&format!("- **Avatar:** {}\n", code(v)));
+    }
+    if let Some(v) = p.banner {
+        out.push_str(&format!("- **Banner:** {}\n", code(v)));
+    }
+    if let Some(v) = p.description {
+        out.push_str(&format!("\n{}\n", md_lines(v)));
+    }
+    out
 }
 
 /// What a system card shows.
@@ -144,6 +169,7 @@ pub struct SystemCard<'a> {
     pub member_count: usize,
     pub autoproxy: &'a str,
     pub accounts: &'a [String],
+    pub profile: Profile<'a>,
 }
 
 pub fn system_card(c: &SystemCard<'_>) -> String {
@@ -158,6 +184,7 @@ pub fn system_card(c: &SystemCard<'_>) -> String {
         let accounts: Vec<String> = c.accounts.iter().map(|a| code(a)).collect();
         out.push_str(&format!("- **Accounts:** {}\n", accounts.join(", ")));
     }
+    out.push_str(&profile_lines(&c.profile));
     out
 }
 
@@ -169,8 +196,8 @@ pub struct MemberCard<'a> {
     pub slug: &'a str,
     pub ghost: &'a str,
     pub tags: &'a [ProxyTag],
-    pub avatar: Option<&'a str>,
     pub system_name: Option<&'a str>,
+    pub profile: Profile<'a>,
 }
 
 pub fn member_card(c: &MemberCard<'_>) -> String {
@@ -185,9 +212,7 @@ pub fn member_card(c: &MemberCard<'_>) -> String {
     }
     out.push_str(&format!("- **Proxy tags:** {}\n", tag_list(c.tags)));
     out.push_str(&format!("- **Matrix account:** {}\n", code(c.ghost)));
-    if let Some(avatar) = c.avatar {
-        out.push_str(&format!("- **Avatar:** {}\n", code(avatar)));
-    }
+    out.push_str(&profile_lines(&c.profile));
     out
 }
 
@@ -258,6 +283,17 @@ mod tests {
         out
     }
 
+    fn every_field(u: &str) -> Profile<'_> {
+        Profile {
+            pronouns: Some(u),
+            birthday: Some(u),
+            color: Some(u),
+            avatar: Some(u),
+            banner: Some(u),
+            description: Some(u),
+        }
+    }
+
     /// Every reply that shows user text, with `u` in every user-supplied place.
     fn replies_with(u: &str) -> Vec<String> {
         let tags = vec![ProxyTag::new(u, ""), ProxyTag::new("[", u)];
@@ -271,6 +307,7 @@ mod tests {
                 member_count: 3,
                 autoproxy: &md(u),
                 accounts: &accounts,
+                profile: every_field(u),
             }),
             member_card(&MemberCard {
                 name: u,
@@ -279,8 +316,8 @@ mod tests {
                 slug: u,
                 ghost: u,
                 tags: &tags,
-                avatar: Some(u),
                 system_name: Some(u),
+                profile: every_field(u),
             }),
             member_list(Some(u), &[MemberLine { name: u, short_id: u, tags: &tags }]),
             tags_reply(u, &tags),
@@ -299,7 +336,8 @@ mod tests {
         fn user_text_adds_no_markup(u in "(\\PC|[<>&`*_\\[\\]()#!|~\\\\\"'=:/ \n\r.1-])*") {
             for (ours, theirs) in replies_with("word").iter().zip(replies_with(&u)) {
                 let mut allowed = markup(&render(ours));
-                for piece in markup(&render(&theirs)) {
+                // Line breaks the bot keeps in descriptions are its own markup.
+                for piece in markup(&render(&theirs)).into_iter().filter(|p| p != "<br /") {
                     let Some(i) = allowed.iter().position(|a| *a == piece) else {
                         return Err(proptest::test_runner::TestCaseError::fail(format!(
                             "{u:?} added {piece:?}: {}", render(&theirs)
@@ -321,10 +359,19 @@ mod tests {
             slug: "alice-bee",
             ghost: "@_plural_x_alice-bee:localhost",
             tags: &tags,
-            avatar: None,
             system_name: Some("Us"),
+            profile: Profile {
+                pronouns: Some("she/her"),
+                birthday: Some("0004-05-27"),
+                color: Some("ff8800"),
+                description: Some("line one\nline two"),
+                ..Profile::default()
+            },
         });
         assert!(card.contains("Alice \\*Bee\\*"), "{card}");
+        assert!(card.contains("she/her") && card.contains("May 27") && card.contains("`#ff8800`"), "{card}");
+        let html = render(&card);
+        assert!(html.contains("line one<br />\nline two"), "{html}");
         assert!(card.contains("`a:text`, `[text]`"), "{card}");
         assert!(card.contains("`abcde`"));
         assert!(help("pk;").contains("`pk;member new Alice`"));

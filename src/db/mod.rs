@@ -5,6 +5,7 @@ mod crypto;
 mod ghosts;
 mod journal;
 mod messages;
+mod profiles;
 mod queue;
 mod systems;
 
@@ -16,6 +17,7 @@ pub use crypto::{CryptoIdentity, KeyRequest, ParkedEvent, RoomInfo};
 pub use ghosts::Ghost;
 pub use journal::{CryptoInput, JournalEntry, QueuedEvent, body_hash};
 pub use messages::{PendingRedaction, ProxiedMessage};
+pub use profiles::MemberFlag;
 pub use queue::{RoomEventRow, Settled};
 pub use systems::{Member, System};
 

@@ -11,7 +11,7 @@ use crate::core::{
     tags::ProxyTag,
 };
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct System {
     pub id: i64,
     pub short_id: String,
@@ -24,6 +24,11 @@ pub struct System {
     pub latch_at: Option<i64>,
     /// The event whose `system new` created it.
     pub created_by_event: Option<String>,
+    pub description: Option<String>,
+    pub pronouns: Option<String>,
+    pub color: Option<String>,
+    pub avatar_url: Option<String>,
+    pub banner_url: Option<String>,
 }
 
 impl System {
@@ -36,7 +41,7 @@ impl System {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct Member {
     pub id: i64,
     pub system_id: i64,
@@ -47,10 +52,20 @@ pub struct Member {
     pub avatar_url: Option<String>,
     /// The event whose `member new` created it.
     pub created_by_event: Option<String>,
+    pub description: Option<String>,
+    pub pronouns: Option<String>,
+    pub color: Option<String>,
+    /// `YYYY-MM-DD`, year 0004 when none was given.
+    pub birthday: Option<String>,
+    pub banner_url: Option<String>,
+    /// Keep the matched tag in the proxied text.
+    pub keep_proxy: bool,
+    /// Whether latch and front autoproxy may pick this member.
+    pub allow_autoproxy: bool,
 }
 
-const SYSTEM_COLS: &str = "s.id, s.short_id, s.slug, s.name, s.tag, s.autoproxy_mode, s.autoproxy_member_id, s.latch_member_id, s.latch_at, s.created_by_event";
-const MEMBER_COLS: &str = "id, system_id, short_id, slug, name, display_name, avatar_url, created_by_event";
+const SYSTEM_COLS: &str = "s.id, s.short_id, s.slug, s.name, s.tag, s.autoproxy_mode, s.autoproxy_member_id, s.latch_member_id, s.latch_at, s.created_by_event, s.description, s.pronouns, s.color, s.avatar_url, s.banner_url";
+const MEMBER_COLS: &str = "id, system_id, short_id, slug, name, display_name, avatar_url, created_by_event, description, pronouns, color, birthday, banner_url, keep_proxy, allow_autoproxy";
 
 fn random_u32() -> u32 {
     rand::random()
@@ -135,20 +150,6 @@ impl Db {
         self.system_by_id(id).await?.ok_or_else(|| DbError::Invalid("system vanished after insert".into()))
     }
 
-    pub async fn set_system_name(&self, system_id: i64, name: Option<&str>) -> DbResult<()> {
-        sqlx::query("UPDATE systems SET name = $1 WHERE id = $2")
-            .bind(name)
-            .bind(system_id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
-    pub async fn set_system_tag(&self, system_id: i64, tag: Option<&str>) -> DbResult<()> {
-        sqlx::query("UPDATE systems SET tag = $1 WHERE id = $2").bind(tag).bind(system_id).execute(self.pool()).await?;
-        Ok(())
-    }
-
     /// Sets the autoproxy mode (and member for member mode). Changing the mode drops the latch.
     pub async fn set_autoproxy(&self, system_id: i64, mode: Mode, member: Option<i64>) -> DbResult<()> {
         sqlx::query(
@@ -183,14 +184,15 @@ impl Db {
     }
 
     pub async fn member_by_slugs(&self, system_slug: &str, member_slug: &str) -> DbResult<Option<Member>> {
-        Ok(sqlx::query_as::<_, Member>(
-            "SELECT m.id, m.system_id, m.short_id, m.slug, m.name, m.display_name, m.avatar_url, m.created_by_event \
-             FROM members m JOIN systems s ON s.id = m.system_id WHERE s.slug = $1 AND m.slug = $2",
-        )
-        .bind(system_slug)
-        .bind(member_slug)
-        .fetch_optional(self.pool())
-        .await?)
+        let sql = format!(
+            "SELECT {MEMBER_COLS} FROM members WHERE id = \
+             (SELECT m.id FROM members m JOIN systems s ON s.id = m.system_id WHERE s.slug = $1 AND m.slug = $2)"
+        );
+        Ok(sqlx::query_as::<_, Member>(sqlx::AssertSqlSafe(sql))
+            .bind(system_slug)
+            .bind(member_slug)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     /// A member of `system_id` by slug, short ID, or name (all case-insensitive).
@@ -275,33 +277,6 @@ impl Db {
         let alias = table.split(' ').nth(1).map(|a| format!("{a}.")).unwrap_or_default();
         let sql = format!("SELECT {cols} FROM {table} WHERE {alias}created_by_event = $1");
         Ok(sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql)).bind(cause).fetch_optional(self.pool()).await?)
-    }
-
-    pub async fn rename_member(&self, member_id: i64, name: &str) -> DbResult<()> {
-        sqlx::query("UPDATE members SET name = $1 WHERE id = $2")
-            .bind(name)
-            .bind(member_id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
-    pub async fn set_member_display_name(&self, member_id: i64, name: Option<&str>) -> DbResult<()> {
-        sqlx::query("UPDATE members SET display_name = $1 WHERE id = $2")
-            .bind(name)
-            .bind(member_id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
-    pub async fn set_member_avatar(&self, member_id: i64, url: Option<&str>) -> DbResult<()> {
-        sqlx::query("UPDATE members SET avatar_url = $1 WHERE id = $2")
-            .bind(url)
-            .bind(member_id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
     }
 
     /// Deletes a member (its tags go with it) and clears autoproxy references to it.

@@ -1,0 +1,132 @@
+//! `pk;member …`: creating members, their cards, proxy tags, profile fields, the keepproxy and
+//! autoproxy flags, and deletion.
+
+use super::{
+    ParseError,
+    args::{Args, FieldArg, checked_name, field_arg, is_clear_flag, toggle},
+    table::{self, Scope, Verb},
+    usage, usage_of,
+};
+use crate::core::{
+    profile::MemberField,
+    replies::code,
+    tags::{PLACEHOLDER, ProxyTag, TagError},
+};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberCommand {
+    New {
+        name: String,
+    },
+    Show {
+        member: String,
+    },
+    Proxy {
+        member: String,
+        action: ProxyAction,
+    },
+    /// Show, set or clear a profile field (`rename`, `displayname`, `birthday`, …).
+    Field {
+        member: String,
+        field: MemberField,
+        value: FieldArg,
+    },
+    /// `None` shows the setting.
+    KeepProxy {
+        member: String,
+        on: Option<bool>,
+    },
+    /// Whether latch and front autoproxy may pick the member; `None` shows it.
+    Autoproxy {
+        member: String,
+        on: Option<bool>,
+    },
+    Delete {
+        member: String,
+        confirmed: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyAction {
+    Show,
+    /// Replace all tags with these.
+    Set(Vec<ProxyTag>),
+    Add(ProxyTag),
+    Remove(ProxyTag),
+    Clear,
+}
+
+pub(super) fn parse(args: &Args<'_>) -> Result<MemberCommand, ParseError> {
+    let first = args
+        .word(1)
+        .ok_or_else(|| ParseError(format!("{} or {}", usage_of(Scope::Members), code("pk;member <member>"))))?;
+    match table::find(Scope::Members, &first) {
+        Some(Verb::MemberNew) => {
+            let name = args.rest(2).ok_or_else(|| usage("Usage: `pk;member new <name>`"))?;
+            return Ok(MemberCommand::New { name: checked_name(&name, "member")? });
+        }
+        _ => {}
+    }
+    let member = args.text(1).unwrap_or_default();
+    let Some(word) = args.word(2) else {
+        return Ok(MemberCommand::Show { member });
+    };
+    Ok(match table::find(Scope::Member, &word) {
+        Some(Verb::MemberProxy) => MemberCommand::Proxy { member, action: parse_proxy_action(args)? },
+        Some(Verb::MemberField(MemberField::Name)) => match args.rest(3) {
+            None => MemberCommand::Field { member, field: MemberField::Name, value: FieldArg::Show },
+            Some(n) => MemberCommand::Field {
+                member,
+                field: MemberField::Name,
+                value: FieldArg::Set(checked_name(&n, "member")?),
+            },
+        },
+        Some(Verb::MemberField(field)) => {
+            let value = field_arg(args, 3, field.kind(), field.label())?;
+            MemberCommand::Field { member, field, value }
+        }
+        Some(Verb::MemberKeepProxy) => MemberCommand::KeepProxy { member, on: toggle(args, 3, "keepproxy")? },
+        Some(Verb::MemberAutoproxy) => MemberCommand::Autoproxy { member, on: toggle(args, 3, "autoproxy")? },
+        Some(Verb::MemberDelete) => MemberCommand::Delete { member, confirmed: args.is_yes(3) },
+        _ => {
+            return Err(ParseError(format!("Unknown member command {}. {}", code(&word), usage_of(Scope::Member))));
+        }
+    })
+}
+
+fn parse_tag(template: &str) -> Result<ProxyTag, ParseError> {
+    ProxyTag::parse(template).map_err(|e: TagError| ParseError(format!("{}: {e}.", code(template))))
+}
+
+fn parse_proxy_action(args: &Args<'_>) -> Result<ProxyAction, ParseError> {
+    let Some(sub) = args.word(3) else {
+        return Ok(ProxyAction::Show);
+    };
+    let one_tag = |from: usize| -> Result<ProxyTag, ParseError> {
+        let template = args.rest(from).ok_or_else(|| usage("Give the proxy tag too, like `a:text`."))?;
+        parse_tag(&template)
+    };
+    if args.len() == 4 && is_clear_flag(&sub) {
+        return Ok(ProxyAction::Clear);
+    }
+    match sub.as_str() {
+        "add" | "append" => return one_tag(4).map(ProxyAction::Add),
+        "remove" | "rm" | "delete" => return one_tag(4).map(ProxyAction::Remove),
+        _ => {}
+    }
+    // Several tags: every argument contains the placeholder (`a:text [text]`). Otherwise the
+    // whole rest is one tag, so `text -a` keeps its space.
+    let rest = &args.tokens[3..];
+    if rest.len() > 1 && rest.iter().all(|t| t.text.to_ascii_lowercase().contains(PLACEHOLDER)) {
+        let mut tags: Vec<ProxyTag> = Vec::with_capacity(rest.len());
+        for t in rest {
+            let tag = parse_tag(&t.text)?;
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+        }
+        return Ok(ProxyAction::Set(tags));
+    }
+    one_tag(3).map(|t| ProxyAction::Set(vec![t]))
+}

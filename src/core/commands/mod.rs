@@ -1,0 +1,107 @@
+//! Room command parsing (PluralKit's command language): prefix detection, quoting, and the
+//! typed [`Command`] tree. Words are looked up in one table (`table`), which `pk;help` also
+//! lists; each family parses its own arguments (`system`, `member`). Pure: knows nothing
+//! about the database or Matrix.
+
+mod args;
+mod member;
+mod system;
+pub mod table;
+#[cfg(test)]
+mod tests;
+
+pub use args::FieldArg;
+pub use member::{MemberCommand, ProxyAction};
+pub use system::SystemCommand;
+
+use self::{
+    args::Args,
+    table::{Scope, Verb},
+};
+pub use super::profile::MAX_NAME_CHARS;
+use super::replies::code;
+
+/// A parsed room command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    System(SystemCommand),
+    Member(MemberCommand),
+    /// `pk;autoproxy` with no argument shows the current mode.
+    Autoproxy(Option<AutoproxyArg>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AutoproxyArg {
+    Off,
+    Latch,
+    Front,
+    Member(String),
+}
+
+/// A message that starts with the prefix but is not a valid command. The text is shown to
+/// the user as the bot's reply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(pub String);
+
+fn usage(text: &str) -> ParseError {
+    ParseError(text.to_owned())
+}
+
+/// "Usage: …" with the usage lines of a scope.
+fn usage_of(scope: Scope) -> String {
+    let lines: Vec<String> = table::usages(scope).map(|u| code(&format!("pk;{u}"))).collect();
+    format!("Usage: {}", lines.join(", "))
+}
+
+/// If `text` starts with `prefix` (case-insensitive, optionally followed by whitespace),
+/// what follows it. Leading whitespace before the prefix is ignored.
+pub fn strip_prefix<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let text = text.trim_start();
+    let mut rest = text.char_indices();
+    for p in prefix.chars() {
+        let (_, c) = rest.next()?;
+        if !c.to_lowercase().eq(p.to_lowercase()) {
+            return None;
+        }
+    }
+    let at = rest.next().map_or(text.len(), |(i, _)| i);
+    Some(text[at..].trim_start())
+}
+
+/// Parses a message body (reply fallback already removed). `None`: not a command at all.
+pub fn parse(text: &str, prefix: &str) -> Option<Result<Command, ParseError>> {
+    let rest = strip_prefix(text, prefix)?;
+    Some(parse_command(rest.trim_end()))
+}
+
+fn parse_command(input: &str) -> Result<Command, ParseError> {
+    let args = Args::new(input);
+    let Some(head) = args.word(0) else {
+        return Ok(Command::Help);
+    };
+    match table::find(Scope::Root, &head) {
+        Some(Verb::Help) => Ok(Command::Help),
+        Some(Verb::System) => system::parse(&args).map(Command::System),
+        Some(Verb::List) => Ok(Command::System(SystemCommand::List)),
+        Some(Verb::Member)
+            if args.len() == 2 && args.word(1).and_then(|w| table::find(Scope::Members, &w)) == Some(Verb::List) =>
+        {
+            Ok(Command::System(SystemCommand::List))
+        }
+        Some(Verb::Member) => member::parse(&args).map(Command::Member),
+        Some(Verb::Autoproxy) => Ok(Command::Autoproxy(parse_autoproxy(&args))),
+        _ => Err(ParseError(format!("Unknown command {}. Send `pk;help` for the list of commands.", code(&head)))),
+    }
+}
+
+fn parse_autoproxy(args: &Args<'_>) -> Option<AutoproxyArg> {
+    match args.word(1).as_deref() {
+        None => None,
+        Some("off" | "disable" | "stop" | "no") => Some(AutoproxyArg::Off),
+        Some("latch" | "last" | "proxy" | "stick" | "sticky" | "l") => Some(AutoproxyArg::Latch),
+        Some("front" | "fronter" | "switch" | "f") => Some(AutoproxyArg::Front),
+        Some(_) => Some(AutoproxyArg::Member(args.rest(1).unwrap_or_default())),
+    }
+}

@@ -1,0 +1,247 @@
+//! The one table of commands: every command word the parser accepts, with its aliases, its
+//! usage and its help line. The parser finds words only here and `pk;help` lists only from
+//! here, so the help cannot drift from what parses. Aliases follow PluralKit's.
+
+use crate::core::profile::{MemberField, SystemField};
+
+/// Where a word stands: `pk;<word>`, `pk;system <word>`, `pk;member <word>` (no member
+/// named), `pk;member <member> <word>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Root,
+    System,
+    Members,
+    Member,
+}
+
+/// What a word means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Help,
+    System,
+    Member,
+    Autoproxy,
+    List,
+    SystemNew,
+    SystemList,
+    SystemField(SystemField),
+    MemberNew,
+    MemberProxy,
+    MemberDelete,
+    MemberKeepProxy,
+    MemberAutoproxy,
+    MemberField(MemberField),
+}
+
+/// One command.
+#[derive(Debug)]
+pub struct Spec {
+    pub scope: Scope,
+    pub verb: Verb,
+    /// The word first, then its aliases.
+    pub words: &'static [&'static str],
+    /// What to type after the prefix; empty for words that only lead to others.
+    pub usage: &'static str,
+    /// One line for `pk;help`.
+    pub help: &'static str,
+}
+
+const fn spec(
+    scope: Scope,
+    verb: Verb,
+    words: &'static [&'static str],
+    usage: &'static str,
+    help: &'static str,
+) -> Spec {
+    Spec { scope, verb, words, usage, help }
+}
+
+use Scope::{Member as M, Members as Ms, Root as R, System as S};
+
+pub const COMMANDS: &[Spec] = &[
+    spec(R, Verb::Help, &["help", "h", "commands", "cmd"], "help", "this list"),
+    spec(R, Verb::System, &["system", "s"], "", ""),
+    spec(R, Verb::Member, &["member", "m"], "", ""),
+    spec(R, Verb::List, &["list", "l", "members", "ls", "find", "f"], "", ""),
+    spec(
+        R,
+        Verb::Autoproxy,
+        &["autoproxy", "ap", "auto"],
+        "autoproxy [off|latch|front|<member>]",
+        "proxy untagged messages: as the last member used (latch), the first fronter, or one member",
+    ),
+    spec(
+        S,
+        Verb::SystemNew,
+        &["new", "create", "make", "add", "register", "init", "n"],
+        "system new [name]",
+        "create your system",
+    ),
+    spec(S, Verb::SystemList, &["list", "l", "members", "ls"], "system list", "your members (also `pk;list`)"),
+    spec(
+        S,
+        Verb::SystemField(SystemField::Name),
+        &["name", "rename", "changename", "rn"],
+        "system rename [name]",
+        "show or set the system's name",
+    ),
+    spec(
+        S,
+        Verb::SystemField(SystemField::Description),
+        &["description", "desc", "bio"],
+        "system description [text|-clear]",
+        "up to 1000 characters",
+    ),
+    spec(S, Verb::SystemField(SystemField::Pronouns), &["pronouns", "prns"], "system pronouns [text|-clear]", ""),
+    spec(S, Verb::SystemField(SystemField::Color), &["color", "colour"], "system color [hex|-clear]", "like `ff8800`"),
+    spec(
+        S,
+        Verb::SystemField(SystemField::Avatar),
+        &["avatar", "picture", "icon", "image", "pic", "pfp"],
+        "system avatar [mxc://…|-clear]",
+        "",
+    ),
+    spec(
+        S,
+        Verb::SystemField(SystemField::Banner),
+        &["banner", "splash", "cover"],
+        "system banner [mxc://…|-clear]",
+        "",
+    ),
+    spec(
+        S,
+        Verb::SystemField(SystemField::Tag),
+        &["tag", "t"],
+        "system tag [tag|-clear]",
+        "shown after every member's name",
+    ),
+    spec(Ms, Verb::MemberNew, &["new", "n", "add", "create", "register"], "member new <name>", "add a member"),
+    spec(Ms, Verb::List, &["list"], "", ""),
+    spec(
+        M,
+        Verb::MemberProxy,
+        &["proxy", "tags", "proxytags", "brackets", "p"],
+        "member <member> proxy [<tag>…|add <tag>|remove <tag>|-clear]",
+        "`text` marks where the message goes: `a:text`, `[text]`",
+    ),
+    spec(
+        M,
+        Verb::MemberField(MemberField::Name),
+        &["name", "rename", "changename", "setname", "rn"],
+        "member <member> rename [name]",
+        "",
+    ),
+    spec(
+        M,
+        Verb::MemberField(MemberField::DisplayName),
+        &["displayname", "dn", "dname", "nick", "nickname", "dispname", "display"],
+        "member <member> displayname [name|-clear]",
+        "the name shown on proxied messages",
+    ),
+    spec(
+        M,
+        Verb::MemberField(MemberField::Description),
+        &["description", "info", "bio", "text", "desc"],
+        "member <member> description [text|-clear]",
+        "up to 1000 characters",
+    ),
+    spec(
+        M,
+        Verb::MemberField(MemberField::Pronouns),
+        &["pronouns", "pronoun", "prns", "pn"],
+        "member <member> pronouns [text|-clear]",
+        "",
+    ),
+    spec(M, Verb::MemberField(MemberField::Color), &["color", "colour"], "member <member> color [hex|-clear]", ""),
+    spec(
+        M,
+        Verb::MemberField(MemberField::Birthday),
+        &["birthday", "bday", "birthdate", "cakeday", "bdate"],
+        "member <member> birthday [date|-clear]",
+        "`2000-05-27`, `May 27`, …",
+    ),
+    spec(
+        M,
+        Verb::MemberField(MemberField::Avatar),
+        &["avatar", "profile", "picture", "icon", "image", "pfp", "pic", "av"],
+        "member <member> avatar [mxc://…|-clear]",
+        "the ghost's avatar",
+    ),
+    spec(
+        M,
+        Verb::MemberField(MemberField::Banner),
+        &["banner", "splash", "cover"],
+        "member <member> banner [mxc://…|-clear]",
+        "",
+    ),
+    spec(
+        M,
+        Verb::MemberKeepProxy,
+        &["keepproxy", "keeptags", "showtags", "kp"],
+        "member <member> keepproxy [on|off]",
+        "keep the tag in the proxied text",
+    ),
+    spec(
+        M,
+        Verb::MemberAutoproxy,
+        &["autoproxy", "ap"],
+        "member <member> autoproxy [on|off]",
+        "whether latch and front autoproxy may pick this member",
+    ),
+    spec(
+        M,
+        Verb::MemberDelete,
+        &["delete", "remove", "destroy", "erase", "yeet", "rm", "del"],
+        "member <member> delete",
+        "asks for the member's ID to confirm (or add `-y`)",
+    ),
+];
+
+/// The verb a word means in a scope (case-insensitive).
+pub fn find(scope: Scope, word: &str) -> Option<Verb> {
+    let word = word.to_lowercase();
+    COMMANDS.iter().find(|c| c.scope == scope && c.words.contains(&word.as_str())).map(|c| c.verb)
+}
+
+/// The usage lines of a scope, for "usage" errors.
+pub fn usages(scope: Scope) -> impl Iterator<Item = &'static str> {
+    COMMANDS.iter().filter(move |c| c.scope == scope && !c.usage.is_empty()).map(|c| c.usage)
+}
+
+/// The commands for `pk;help`, by section: `(heading, [(usage, help line)])`.
+pub fn sections() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
+    let lines = |scopes: &[Scope]| -> Vec<(&'static str, &'static str)> {
+        COMMANDS
+            .iter()
+            .filter(|c| scopes.contains(&c.scope) && !c.usage.is_empty())
+            .map(|c| (c.usage, c.help))
+            .collect()
+    };
+    vec![("System", lines(&[S])), ("Members", lines(&[Ms, M])), ("Other", lines(&[R]))]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_word_means_one_thing_in_its_scope() {
+        for (i, a) in COMMANDS.iter().enumerate() {
+            for b in &COMMANDS[i + 1..] {
+                if a.scope == b.scope {
+                    let shared: Vec<_> = a.words.iter().filter(|w| b.words.contains(w)).collect();
+                    assert!(shared.is_empty(), "{shared:?} is both {:?} and {:?}", a.verb, b.verb);
+                }
+            }
+            assert!(a.words.iter().all(|w| *w == w.to_lowercase()), "{:?}", a.words);
+        }
+    }
+
+    #[test]
+    fn lookups() {
+        assert_eq!(find(Scope::Root, "SYSTEM"), Some(Verb::System));
+        assert_eq!(find(Scope::Member, "bday"), Some(Verb::MemberField(MemberField::Birthday)));
+        assert_eq!(find(Scope::System, "bday"), None);
+        assert_eq!(find(Scope::System, "colour"), Some(Verb::SystemField(SystemField::Color)));
+    }
+}

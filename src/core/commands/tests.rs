@@ -1,0 +1,213 @@
+//! The command parser against PluralKit's forms.
+
+use super::*;
+use crate::core::{
+    profile::{MemberField, SystemField},
+    tags::ProxyTag,
+};
+use proptest::prelude::*;
+
+fn p(text: &str) -> Result<Command, ParseError> {
+    parse(text, "pk;").expect("is a command")
+}
+
+fn ok(text: &str) -> Command {
+    p(text).unwrap_or_else(|e| panic!("{text:?}: {e}"))
+}
+
+fn sys(field: SystemField, value: FieldArg) -> Command {
+    Command::System(SystemCommand::Field { field, value })
+}
+
+fn mem(member: &str, field: MemberField, value: FieldArg) -> Command {
+    Command::Member(MemberCommand::Field { member: member.into(), field, value })
+}
+
+#[test]
+fn prefix_detection() {
+    assert!(parse("hello", "pk;").is_none());
+    assert!(parse("pk", "pk;").is_none());
+    assert!(parse("a pk;help", "pk;").is_none());
+    assert_eq!(ok("pk;help"), Command::Help);
+    assert_eq!(ok("PK;HELP"), Command::Help);
+    assert_eq!(ok("Pk; help"), Command::Help);
+    assert_eq!(ok("  pk;   help  "), Command::Help);
+    assert_eq!(ok("pk;"), Command::Help);
+    assert_eq!(parse("PLURAL!help", "plural!").unwrap().unwrap(), Command::Help);
+    assert_eq!(parse("ÄB help", "äb").unwrap().unwrap(), Command::Help);
+}
+
+#[test]
+fn system_commands() {
+    assert_eq!(ok("pk;system"), Command::System(SystemCommand::Show));
+    assert_eq!(ok("pk;s"), Command::System(SystemCommand::Show));
+    assert_eq!(ok("pk;system new"), Command::System(SystemCommand::New { name: None }));
+    assert_eq!(
+        ok("pk;system new The Collective"),
+        Command::System(SystemCommand::New { name: Some("The Collective".into()) })
+    );
+    assert_eq!(
+        ok("pk;system new \"Quoted Name\""),
+        Command::System(SystemCommand::New { name: Some("Quoted Name".into()) })
+    );
+    assert_eq!(ok("pk;system tag | ABC"), sys(SystemField::Tag, FieldArg::Set("| ABC".into())));
+    assert_eq!(ok("pk;system tag -clear"), sys(SystemField::Tag, FieldArg::Clear));
+    assert_eq!(ok("pk;system tag"), sys(SystemField::Tag, FieldArg::Show));
+    assert_eq!(ok("pk;system rename Us"), sys(SystemField::Name, FieldArg::Set("Us".into())));
+    assert_eq!(ok("pk;system rename"), sys(SystemField::Name, FieldArg::Show));
+    assert_eq!(ok("pk;list"), Command::System(SystemCommand::List));
+    assert_eq!(ok("pk;system @bob:x"), Command::System(SystemCommand::ShowOther("@bob:x".into())));
+}
+
+#[test]
+fn member_commands() {
+    assert_eq!(ok("pk;member new Alice"), Command::Member(MemberCommand::New { name: "Alice".into() }));
+    assert_eq!(ok("pk;member new Alice Bee"), Command::Member(MemberCommand::New { name: "Alice Bee".into() }));
+    assert_eq!(ok("pk;m new \"Alice Bee\""), Command::Member(MemberCommand::New { name: "Alice Bee".into() }));
+    assert_eq!(ok("pk;m new “Alice Bee”"), Command::Member(MemberCommand::New { name: "Alice Bee".into() }));
+    assert!(p("pk;member new").is_err());
+    assert!(p("pk;member new ''").is_ok(), "single quotes are ordinary characters");
+    assert!(p(&format!("pk;member new {}", "x".repeat(101))).is_err());
+    assert_eq!(ok("pk;member alice"), Command::Member(MemberCommand::Show { member: "alice".into() }));
+    assert_eq!(
+        ok("pk;member \"Alice Bee\" rename Alicia B"),
+        mem("Alice Bee", MemberField::Name, FieldArg::Set("Alicia B".into()))
+    );
+    assert_eq!(
+        ok("pk;member alice delete"),
+        Command::Member(MemberCommand::Delete { member: "alice".into(), confirmed: false })
+    );
+    assert_eq!(
+        ok("pk;member alice delete -y"),
+        Command::Member(MemberCommand::Delete { member: "alice".into(), confirmed: true })
+    );
+    assert_eq!(
+        ok("pk;member alice avatar mxc://x/y"),
+        mem("alice", MemberField::Avatar, FieldArg::Set("mxc://x/y".into()))
+    );
+    assert!(p("pk;member alice avatar http://x/y.png").is_err());
+    assert_eq!(ok("pk;m alice dn -clear"), mem("alice", MemberField::DisplayName, FieldArg::Clear));
+    assert!(p("pk;member").is_err());
+    assert!(p("pk;member alice frobnicate").is_err());
+}
+
+fn proxy(text: &str) -> ProxyAction {
+    match ok(text) {
+        Command::Member(MemberCommand::Proxy { action, .. }) => action,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn proxy_arguments() {
+    assert_eq!(proxy("pk;member a proxy a:text"), ProxyAction::Set(vec![ProxyTag::new("a:", "")]));
+    assert_eq!(proxy("pk;member a proxy text -a"), ProxyAction::Set(vec![ProxyTag::new("", " -a")]));
+    assert_eq!(proxy("pk;member a proxy [text]"), ProxyAction::Set(vec![ProxyTag::new("[", "]")]));
+    assert_eq!(
+        proxy("pk;member a proxy a:text [text]"),
+        ProxyAction::Set(vec![ProxyTag::new("a:", ""), ProxyTag::new("[", "]")])
+    );
+    assert_eq!(
+        proxy("pk;member a proxy \"a: text\" b:text"),
+        ProxyAction::Set(vec![ProxyTag::new("a: ", ""), ProxyTag::new("b:", "")])
+    );
+    assert_eq!(proxy("pk;member a proxy \"a: text\""), ProxyAction::Set(vec![ProxyTag::new("a: ", "")]));
+    assert_eq!(proxy("pk;member a proxy"), ProxyAction::Show);
+    assert_eq!(proxy("pk;member a proxy -clear"), ProxyAction::Clear);
+    assert_eq!(proxy("pk;member a proxy add {text}"), ProxyAction::Add(ProxyTag::new("{", "}")));
+    assert_eq!(proxy("pk;member a proxy remove {text}"), ProxyAction::Remove(ProxyTag::new("{", "}")));
+    assert!(p("pk;member a proxy nothing").is_err());
+    assert!(p("pk;member a proxy text").is_err());
+}
+
+#[test]
+fn autoproxy_arguments() {
+    assert_eq!(ok("pk;autoproxy"), Command::Autoproxy(None));
+    assert_eq!(ok("pk;ap off"), Command::Autoproxy(Some(AutoproxyArg::Off)));
+    assert_eq!(ok("pk;autoproxy LATCH"), Command::Autoproxy(Some(AutoproxyArg::Latch)));
+    assert_eq!(ok("pk;autoproxy front"), Command::Autoproxy(Some(AutoproxyArg::Front)));
+    assert_eq!(ok("pk;autoproxy Alice"), Command::Autoproxy(Some(AutoproxyArg::Member("Alice".into()))));
+    assert_eq!(ok("pk;autoproxy \"Alice Bee\""), Command::Autoproxy(Some(AutoproxyArg::Member("Alice Bee".into()))));
+}
+
+#[test]
+fn unknown_commands_are_errors() {
+    let err = p("pk;frobnicate now").unwrap_err();
+    assert!(err.0.contains("frobnicate"), "{err}");
+}
+
+proptest! {
+    #[test]
+    fn parser_never_panics(s in "\\PC{0,60}") {
+        let _ = parse(&s, "pk;");
+        let _ = parse(&format!("pk;{s}"), "pk;");
+        let _ = parse(&format!("pk;member {s}"), "pk;");
+        let _ = parse(&format!("pk;m x proxy {s}"), "pk;");
+    }
+
+    #[test]
+    fn new_member_name_roundtrips(name in "[A-Za-z][A-Za-z0-9 ]{0,30}[A-Za-z0-9]") {
+        let got = parse(&format!("pk;member new {name}"), "pk;").unwrap().unwrap();
+        prop_assert_eq!(got, Command::Member(MemberCommand::New { name: name.clone() }));
+        let quoted = parse(&format!("pk;member new \"{name}\""), "pk;").unwrap().unwrap();
+        prop_assert_eq!(quoted, Command::Member(MemberCommand::New { name }));
+    }
+}
+
+#[test]
+fn profile_fields() {
+    assert_eq!(
+        ok("pk;member alice bday May 27"),
+        mem("alice", MemberField::Birthday, FieldArg::Set("0004-05-27".into()))
+    );
+    assert_eq!(ok("pk;m alice colour #FF8800"), mem("alice", MemberField::Color, FieldArg::Set("ff8800".into())));
+    assert_eq!(ok("pk;m alice pronouns"), mem("alice", MemberField::Pronouns, FieldArg::Show));
+    assert_eq!(ok("pk;m alice desc -clear"), mem("alice", MemberField::Description, FieldArg::Clear));
+    assert_eq!(
+        ok("pk;m alice desc line one\nline two"),
+        mem("alice", MemberField::Description, FieldArg::Set("line one\nline two".into()))
+    );
+    assert_eq!(ok("pk;system desc About us"), sys(SystemField::Description, FieldArg::Set("About us".into())));
+    assert_eq!(ok("pk;s banner mxc://x/y"), sys(SystemField::Banner, FieldArg::Set("mxc://x/y".into())));
+    assert_eq!(
+        ok("pk;member alice keepproxy on"),
+        Command::Member(MemberCommand::KeepProxy { member: "alice".into(), on: Some(true) })
+    );
+    assert_eq!(
+        ok("pk;member alice ap off"),
+        Command::Member(MemberCommand::Autoproxy { member: "alice".into(), on: Some(false) })
+    );
+    assert_eq!(ok("pk;member list"), Command::System(SystemCommand::List));
+    // Errors name the field and the limit.
+    let err = p("pk;member alice birthday someday").unwrap_err();
+    assert!(err.0.contains("birthday"), "{err}");
+    let err = p(&format!("pk;system description {}", "x".repeat(1001))).unwrap_err();
+    assert!(err.0.contains("1000"), "{err}");
+    assert!(p("pk;member alice color red").is_err());
+    assert!(p("pk;member alice keepproxy maybe").is_err());
+}
+
+/// Every usage line in the help parses (with sample values in place of the placeholders),
+/// so the help cannot name a command the parser does not know.
+#[test]
+fn every_usage_in_the_table_parses() {
+    for spec in table::COMMANDS.iter().filter(|s| !s.usage.is_empty()) {
+        let sample = spec
+            .usage
+            .replace("[off|latch|front|<member>]", "latch")
+            .replace("<member>", "alice")
+            .replace("[<tag>…|add <tag>|remove <tag>|-clear]", "a:text")
+            .replace("[on|off]", "on")
+            .replace("[hex|-clear]", "ff8800")
+            .replace("[date|-clear]", "May 27")
+            .replace("[mxc://…|-clear]", "mxc://x/y")
+            .replace("<name>", "Bee")
+            .replace("[name|-clear]", "Bee")
+            .replace("[name]", "Bee")
+            .replace("[text|-clear]", "words")
+            .replace("[tag|-clear]", "|x");
+        assert!(!sample.contains(['<', '[']), "no sample for {}", spec.usage);
+        let parsed = p(&format!("pk;{sample}"));
+        assert!(parsed.is_ok(), "{sample}: {parsed:?}");
+    }
+}

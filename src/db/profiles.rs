@@ -1,0 +1,133 @@
+//! Profile fields of systems and members (`core::profile` says which there are and checks
+//! their values): reading and writing one field, and the member's flags.
+
+use sqlx::AssertSqlSafe;
+
+use super::{Db, DbResult};
+use crate::core::profile::{MemberField, SystemField};
+
+/// The column that holds a system field (names come from this match only, never from input).
+fn system_column(field: SystemField) -> &'static str {
+    match field {
+        SystemField::Name => "name",
+        SystemField::Description => "description",
+        SystemField::Pronouns => "pronouns",
+        SystemField::Color => "color",
+        SystemField::Avatar => "avatar_url",
+        SystemField::Banner => "banner_url",
+        SystemField::Tag => "tag",
+    }
+}
+
+fn member_column(field: MemberField) -> &'static str {
+    match field {
+        MemberField::Name => "name",
+        MemberField::DisplayName => "display_name",
+        MemberField::Description => "description",
+        MemberField::Pronouns => "pronouns",
+        MemberField::Color => "color",
+        MemberField::Birthday => "birthday",
+        MemberField::Avatar => "avatar_url",
+        MemberField::Banner => "banner_url",
+    }
+}
+
+/// A member's yes/no settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberFlag {
+    KeepProxy,
+    AllowAutoproxy,
+}
+
+fn flag_column(flag: MemberFlag) -> &'static str {
+    match flag {
+        MemberFlag::KeepProxy => "keep_proxy",
+        MemberFlag::AllowAutoproxy => "allow_autoproxy",
+    }
+}
+
+impl Db {
+    pub async fn system_field(&self, system_id: i64, field: SystemField) -> DbResult<Option<String>> {
+        let sql = format!("SELECT {} FROM systems WHERE id = $1", system_column(field));
+        Ok(sqlx::query_scalar(AssertSqlSafe(sql)).bind(system_id).fetch_optional(self.pool()).await?.flatten())
+    }
+
+    pub async fn set_system_field(&self, system_id: i64, field: SystemField, value: Option<&str>) -> DbResult<()> {
+        let sql = format!("UPDATE systems SET {} = $1 WHERE id = $2", system_column(field));
+        sqlx::query(AssertSqlSafe(sql)).bind(value).bind(system_id).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    pub async fn member_field(&self, member_id: i64, field: MemberField) -> DbResult<Option<String>> {
+        let sql = format!("SELECT {} FROM members WHERE id = $1", member_column(field));
+        Ok(sqlx::query_scalar(AssertSqlSafe(sql)).bind(member_id).fetch_optional(self.pool()).await?.flatten())
+    }
+
+    /// Sets a member field. The name is never cleared (the caller only clears optional fields).
+    pub async fn set_member_field(&self, member_id: i64, field: MemberField, value: Option<&str>) -> DbResult<()> {
+        let sql = format!("UPDATE members SET {} = $1 WHERE id = $2", member_column(field));
+        sqlx::query(AssertSqlSafe(sql)).bind(value).bind(member_id).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    pub async fn member_flag(&self, member_id: i64, flag: MemberFlag) -> DbResult<bool> {
+        let sql = format!("SELECT {} FROM members WHERE id = $1", flag_column(flag));
+        Ok(sqlx::query_scalar(AssertSqlSafe(sql)).bind(member_id).fetch_optional(self.pool()).await?.unwrap_or(false))
+    }
+
+    pub async fn set_member_flag(&self, member_id: i64, flag: MemberFlag, on: bool) -> DbResult<()> {
+        let sql = format!("UPDATE members SET {} = $1 WHERE id = $2", flag_column(flag));
+        sqlx::query(AssertSqlSafe(sql)).bind(on).bind(member_id).execute(self.pool()).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{now_ms, test_db};
+
+    #[tokio::test]
+    async fn every_field_is_stored_and_cleared() {
+        let db = test_db().await;
+        let s = db.create_system("@a:x", "a", Some("S"), None, now_ms()).await.unwrap();
+        let m = db.create_member(s.id, "Ann", None, now_ms()).await.unwrap();
+        for field in [
+            SystemField::Name,
+            SystemField::Description,
+            SystemField::Pronouns,
+            SystemField::Color,
+            SystemField::Avatar,
+            SystemField::Banner,
+            SystemField::Tag,
+        ] {
+            db.set_system_field(s.id, field, Some("v")).await.unwrap();
+            assert_eq!(db.system_field(s.id, field).await.unwrap().as_deref(), Some("v"), "{field:?}");
+            db.set_system_field(s.id, field, None).await.unwrap();
+            assert_eq!(db.system_field(s.id, field).await.unwrap(), None, "{field:?}");
+        }
+        for field in [
+            MemberField::DisplayName,
+            MemberField::Description,
+            MemberField::Pronouns,
+            MemberField::Color,
+            MemberField::Birthday,
+            MemberField::Avatar,
+            MemberField::Banner,
+        ] {
+            db.set_member_field(m.id, field, Some("v")).await.unwrap();
+            assert_eq!(db.member_field(m.id, field).await.unwrap().as_deref(), Some("v"), "{field:?}");
+            db.set_member_field(m.id, field, None).await.unwrap();
+            assert_eq!(db.member_field(m.id, field).await.unwrap(), None, "{field:?}");
+        }
+        // Regression: a query with its own column list could not read the new columns.
+        db.set_member_field(m.id, MemberField::Pronouns, Some("she/her")).await.unwrap();
+        let by_slugs = db.member_by_slugs(&s.slug, &m.slug).await.unwrap().expect("the member by slugs");
+        assert_eq!(by_slugs.pronouns.as_deref(), Some("she/her"));
+        assert!(by_slugs.allow_autoproxy);
+        assert!(!db.member_flag(m.id, MemberFlag::KeepProxy).await.unwrap());
+        assert!(db.member_flag(m.id, MemberFlag::AllowAutoproxy).await.unwrap());
+        db.set_member_flag(m.id, MemberFlag::KeepProxy, true).await.unwrap();
+        assert!(db.member_flag(m.id, MemberFlag::KeepProxy).await.unwrap());
+    }
+}
