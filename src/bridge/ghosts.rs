@@ -163,6 +163,25 @@ impl Bridge {
         Ok(true)
     }
 
+    /// A ghost whose system is deleted: it leaves its rooms, its display name and avatar are
+    /// cleared, and its device and crypto store are removed. Each step may run again.
+    pub(super) async fn retire_ghost(&self, ghost: &UserId) -> BridgeResult<()> {
+        self.decommission_ghost(ghost).await?;
+        let registered = self.db.ghost(ghost.as_str()).await?.is_some_and(|g| g.registered);
+        if registered {
+            // Empty values clear the profile fields.
+            let name = ProfileFieldValue::DisplayName(String::new());
+            self.hs.send(set_profile_field::v3::Request::new(ghost.to_owned(), name), Some(ghost)).await?;
+            let avatar = ProfileFieldValue::AvatarUrl(OwnedMxcUri::from(String::new()));
+            self.hs.send(set_profile_field::v3::Request::new(ghost.to_owned(), avatar), Some(ghost)).await?;
+        }
+        crate::crypto::retire_device(&self.db, &self.hs, ghost).await?;
+        if let Some(crypto) = &self.crypto {
+            crypto.forget_store(ghost).await?;
+        }
+        Ok(())
+    }
+
     /// The ghost leaves every room we know it joined (when its member is deleted).
     pub(super) async fn decommission_ghost(&self, ghost: &UserId) -> BridgeResult<()> {
         for room in self.db.ghost_rooms(ghost.as_str()).await? {

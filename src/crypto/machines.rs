@@ -96,6 +96,22 @@ impl Machines {
         Ok(IdentityGuard { machine, _lock: guard })
     }
 
+    /// Closes the identity's machine (once nobody holds it) and removes its store folder.
+    pub async fn forget(&self, user: &OwnedUserId) -> Result<(), CryptoError> {
+        let lock = {
+            let mut locks = self.locks.lock().map_err(|_| CryptoError::Poisoned)?;
+            locks.entry(user.clone()).or_default().clone()
+        };
+        let _guard = lock.lock_owned().await;
+        self.open.lock().map_err(|_| CryptoError::Poisoned)?.slots.remove(user);
+        let path = self.store_path(user);
+        match std::fs::remove_dir_all(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(CryptoError::Store(format!("{}: {e}", path.display()))),
+        }
+    }
+
     fn touch(&self, user: &OwnedUserId) -> Result<Option<Arc<OlmMachine>>, CryptoError> {
         let mut open = self.open.lock().map_err(|_| CryptoError::Poisoned)?;
         open.tick += 1;

@@ -123,6 +123,11 @@ impl Crypto {
         }
     }
 
+    /// Closes `user`'s machine and removes its store for good (a retired ghost).
+    pub async fn forget_store(&self, user: &UserId) -> Result<(), CryptoError> {
+        self.machines.forget(&user.to_owned()).await
+    }
+
     pub fn open_machines(&self) -> usize {
         self.machines.open_count()
     }
@@ -240,6 +245,18 @@ pub async fn ensure_device(db: &Db, hs: &Homeserver, user: &UserId) -> Result<Ow
         info!(%user, %device, "created device");
     }
     Ok(device)
+}
+
+/// Deletes `user`'s device on the homeserver if we created one (appservices need no
+/// user-interactive auth for it; deleting twice is fine). The identity's database row goes
+/// with the caller's deletion.
+pub async fn retire_device(db: &Db, hs: &Homeserver, user: &UserId) -> Result<(), CryptoError> {
+    if let Some(device) = db.created_device(user.as_str()).await? {
+        let req = ruma::api::client::device::delete_device::v3::Request::new(device.as_str().into());
+        hs.send(req, Some(user)).await?;
+        info!(%user, %device, "deleted device");
+    }
+    Ok(())
 }
 
 /// Hands a machine what a `/sync` would have brought: to-device events, device-list changes,

@@ -2,6 +2,7 @@
 //! run on connect. Each submodule owns the queries of one concern.
 
 mod crypto;
+mod deletion;
 mod ghosts;
 mod journal;
 mod messages;

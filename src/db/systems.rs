@@ -113,11 +113,15 @@ impl Db {
         }
         let mut tx = self.write_tx().await?;
         let base = slugify(slug_source).unwrap_or_else(|| "system".to_owned());
-        let taken: Vec<String> = sqlx::query_scalar("SELECT slug FROM systems WHERE slug = $1 OR slug LIKE $2")
-            .bind(&base)
-            .bind(format!("{base}-%"))
-            .fetch_all(&mut *tx)
-            .await?;
+        // A deleted system's slug still names its retired ghosts' accounts: never reuse it.
+        let taken: Vec<String> = sqlx::query_scalar(
+            "SELECT slug FROM systems WHERE slug = $1 OR slug LIKE $2 \
+             UNION SELECT system_slug FROM ghosts WHERE system_slug = $1 OR system_slug LIKE $2",
+        )
+        .bind(&base)
+        .bind(format!("{base}-%"))
+        .fetch_all(&mut *tx)
+        .await?;
         let slug = unique_slug(&base, |s| taken.iter().any(|t| t == s));
         let short = loop {
             let candidate = short_id(random_u32);

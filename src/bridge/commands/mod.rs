@@ -2,17 +2,16 @@
 //! Every outcome, including every error, gets a reply from the bot.
 
 mod autoproxy;
+mod confirm;
 mod fields;
 mod member;
 mod system;
-
-use ruma::UserId;
 
 use super::{Bridge, BridgeResult, RoomEvent};
 use crate::{
     core::{
         commands::{self, Command, MemberCommand, SystemCommand},
-        replies::{self, md},
+        replies,
     },
     db::now_ms,
 };
@@ -60,6 +59,10 @@ impl Bridge {
             Command::Help => Ok(replies::help("pk;")),
             Command::System(SystemCommand::New { name }) => self.system_new(event, system, name).await,
             Command::System(SystemCommand::ShowOther(target)) => self.system_show_other(&event.sender, &target).await,
+            Command::System(SystemCommand::Delete) => match system {
+                None => Ok(NO_SYSTEM.to_owned()),
+                Some(system) => self.ask_system_delete(event, &system).await,
+            },
             Command::System(sub) => match system {
                 None => Ok(NO_SYSTEM.to_owned()),
                 Some(system) => self.system_command(system, sub).await,
@@ -77,47 +80,5 @@ impl Bridge {
                 Some(system) => self.autoproxy_command(system, arg).await,
             },
         }
-    }
-
-    /// If the sender has a pending confirmation in this room, settles it with `text`.
-    /// Returns whether the message was the confirmation (and so is not proxied). The
-    /// confirmation is removed only together with what it confirms (or cancels), and the
-    /// answer is recorded like a command's, so a retry repeats nothing.
-    pub(super) async fn confirm_if_pending(&self, event: &RoomEvent, text: &str) -> BridgeResult<bool> {
-        if let Some(answer) = self.db.command_result(event.event_id.as_str()).await? {
-            self.reply(event, &answer).await?;
-            return Ok(true);
-        }
-        let (user, room) = (event.sender.as_str(), event.room_id.as_str());
-        let Some(action) = self.db.pending_confirmation(user, room, now_ms()).await? else {
-            return Ok(false);
-        };
-        let target = action.strip_prefix("delete-member:").and_then(|id| id.parse::<i64>().ok());
-        let system = self.db.system_for_account(user).await?;
-        let member = match (target, &system) {
-            (Some(id), Some(system)) => self.db.member_by_id(id).await?.filter(|m| m.system_id == system.id),
-            _ => None,
-        };
-        let (Some(system), Some(member)) = (system, member) else {
-            self.db.settle_confirmation(user, room, None).await?;
-            return Ok(false);
-        };
-        if !text.trim().eq_ignore_ascii_case(&member.short_id) {
-            // Cancelled; the message itself goes on (it may be proxied). Answer first: the
-            // answer is sent once, and a retry still finds the confirmation to settle.
-            self.reply(event, &format!("Deletion of **{}** cancelled.", md(&member.name))).await?;
-            self.db.settle_confirmation(user, room, None).await?;
-            return Ok(false);
-        }
-        for ghost in self.db.ghosts_of_member(member.id).await? {
-            if let Ok(ghost) = UserId::parse(ghost.as_str()) {
-                self.decommission_ghost(&ghost).await?;
-            }
-        }
-        let answer = Self::deleted_answer(&member, &system);
-        let deletion = (member.id, event.event_id.as_str(), answer.as_str(), now_ms());
-        self.db.settle_confirmation(user, room, Some(deletion)).await?;
-        self.reply(event, &answer).await?;
-        Ok(true)
     }
 }

@@ -98,7 +98,7 @@ impl Bridge {
                     .collect();
                 Ok(replies::member_list(system.name.as_deref(), &lines))
             }
-            SystemCommand::New { .. } | SystemCommand::ShowOther(_) => Ok(String::new()), // handled above
+            SystemCommand::New { .. } | SystemCommand::ShowOther(_) | SystemCommand::Delete => Ok(String::new()), // handled above
         }
     }
 

@@ -22,6 +22,8 @@ pub enum SystemCommand {
         value: FieldArg,
     },
     List,
+    /// Asks for the system's ID, then deletes everything.
+    Delete,
 }
 
 pub(super) fn parse(args: &Args<'_>) -> Result<SystemCommand, ParseError> {
@@ -33,6 +35,7 @@ pub(super) fn parse(args: &Args<'_>) -> Result<SystemCommand, ParseError> {
             SystemCommand::New { name: args.rest(2).map(|n| checked_name(&n, "system")).transpose()? }
         }
         Some(Verb::SystemList) => SystemCommand::List,
+        Some(Verb::SystemDelete) => SystemCommand::Delete,
         Some(Verb::SystemField(SystemField::Name)) => match args.rest(2) {
             None => SystemCommand::Field { field: SystemField::Name, value: FieldArg::Show },
             Some(n) if super::args::is_clear_flag(&n) => {

@@ -1,0 +1,133 @@
+//! Destructive commands that wait for the user to type back an ID: deleting a member and
+//! deleting a whole system. The pending action is stored per (user, room); the next message
+//! of that user in that room settles it.
+
+use ruma::UserId;
+use tracing::info;
+
+use super::{
+    super::{Bridge, BridgeResult, RoomEvent},
+    CONFIRM_WINDOW_MS,
+};
+use crate::{
+    core::replies::{code, md},
+    db::{System, now_ms},
+};
+
+/// What a pending confirmation is for.
+enum Pending {
+    DeleteMember(i64),
+    DeleteSystem(i64),
+}
+
+impl Pending {
+    fn parse(action: &str) -> Option<Self> {
+        let (kind, id) = action.split_once(':')?;
+        let id = id.parse().ok()?;
+        match kind {
+            "delete-member" => Some(Self::DeleteMember(id)),
+            "delete-system" => Some(Self::DeleteSystem(id)),
+            _ => None,
+        }
+    }
+}
+
+impl Bridge {
+    /// `pk;system delete`: asks for the system's ID.
+    pub(super) async fn ask_system_delete(&self, event: &RoomEvent, system: &System) -> BridgeResult<String> {
+        let action = format!("delete-system:{}", system.id);
+        let (user, room) = (event.sender.as_str(), event.room_id.as_str());
+        self.db.set_confirmation(user, room, &action, now_ms() + CONFIRM_WINDOW_MS).await?;
+        let members = self.db.members(system.id).await?.len();
+        Ok(format!(
+            "⚠️ Delete your system **{}** with its {members} member(s) for good? Their accounts leave every room and \
+             lose their names and avatars, and nothing of the system is kept. Send your system's ID {} within 5 \
+             minutes to confirm, anything else to cancel.",
+            md(system.name.as_deref().unwrap_or("unnamed")),
+            code(&system.short_id)
+        ))
+    }
+
+    /// If the sender has a pending confirmation in this room, settles it with `text`.
+    /// Returns whether the message was the confirmation (and so is not proxied). The
+    /// confirmation is removed only together with what it confirms (or cancels), and the
+    /// answer is recorded like a command's, so a retry repeats nothing.
+    pub(in crate::bridge) async fn confirm_if_pending(&self, event: &RoomEvent, text: &str) -> BridgeResult<bool> {
+        if let Some(answer) = self.db.command_result(event.event_id.as_str()).await? {
+            self.reply(event, &answer).await?;
+            return Ok(true);
+        }
+        let (user, room) = (event.sender.as_str(), event.room_id.as_str());
+        let Some(action) = self.db.pending_confirmation(user, room, now_ms()).await? else {
+            return Ok(false);
+        };
+        let system = self.db.system_for_account(user).await?;
+        match (Pending::parse(&action), system) {
+            (Some(Pending::DeleteMember(id)), Some(system)) => {
+                self.confirm_member_delete(event, text, system, id).await
+            }
+            (Some(Pending::DeleteSystem(id)), Some(system)) if system.id == id => {
+                self.confirm_system_delete(event, text, system).await
+            }
+            _ => {
+                self.db.settle_confirmation(user, room, None).await?;
+                Ok(false)
+            }
+        }
+    }
+
+    async fn confirm_member_delete(
+        &self,
+        event: &RoomEvent,
+        text: &str,
+        system: System,
+        member_id: i64,
+    ) -> BridgeResult<bool> {
+        let (user, room) = (event.sender.as_str(), event.room_id.as_str());
+        let Some(member) = self.db.member_by_id(member_id).await?.filter(|m| m.system_id == system.id) else {
+            self.db.settle_confirmation(user, room, None).await?;
+            return Ok(false);
+        };
+        if !text.trim().eq_ignore_ascii_case(&member.short_id) {
+            // Cancelled; the message itself goes on (it may be proxied). Answer first: the
+            // answer is sent once, and a retry still finds the confirmation to settle.
+            self.reply(event, &format!("Deletion of **{}** cancelled.", md(&member.name))).await?;
+            self.db.settle_confirmation(user, room, None).await?;
+            return Ok(false);
+        }
+        for ghost in self.db.ghosts_of_member(member.id).await? {
+            if let Ok(ghost) = UserId::parse(ghost.as_str()) {
+                self.decommission_ghost(&ghost).await?;
+            }
+        }
+        let answer = Self::deleted_answer(&member, &system);
+        let deletion = (member.id, event.event_id.as_str(), answer.as_str(), now_ms());
+        self.db.settle_confirmation(user, room, Some(deletion)).await?;
+        self.reply(event, &answer).await?;
+        Ok(true)
+    }
+
+    /// The system's ID typed back: every ghost retires (leaves its rooms, loses its profile,
+    /// its device and crypto store), then the database forgets the system in one transaction.
+    /// Each step can run again, so a retry after a crash finishes the job.
+    async fn confirm_system_delete(&self, event: &RoomEvent, text: &str, system: System) -> BridgeResult<bool> {
+        let (user, room) = (event.sender.as_str(), event.room_id.as_str());
+        let name = md(system.name.as_deref().unwrap_or("unnamed"));
+        if !text.trim().eq_ignore_ascii_case(&system.short_id) {
+            self.reply(event, &format!("Deletion of your system **{name}** cancelled.")).await?;
+            self.db.settle_confirmation(user, room, None).await?;
+            return Ok(false);
+        }
+        let ghosts = self.db.system_ghosts(system.id).await?;
+        for ghost in &ghosts {
+            if let Ok(ghost) = UserId::parse(ghost.as_str()) {
+                self.retire_ghost(&ghost).await?;
+            }
+        }
+        let answer = format!("✅ Your system **{name}** is deleted. Nothing of it is kept.");
+        self.db.delete_system_answered(system.id, event.event_id.as_str(), &answer, now_ms()).await?;
+        info!(system = %system.short_id, ghosts = ghosts.len(), "system deleted");
+        self.reply(event, &answer).await?;
+        Ok(true)
+    }
+}
