@@ -55,6 +55,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
             .unwrap_or(i64::MAX),
         access: config.access.policy(&config.admin.users, &config.homeserver.domain),
         max_members: config.access.max_members,
+        max_groups: config.access.max_groups,
     };
 
     // Local problems first, so they fail the start at once: the crypto master key.

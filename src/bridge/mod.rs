@@ -74,6 +74,8 @@ pub struct BridgeSettings {
     pub access: crate::core::access::AccessPolicy,
     /// Members per system.
     pub max_members: usize,
+    /// Groups per system (`access.max_groups`).
+    pub max_groups: usize,
 }
 
 /// A room event as delivered in a transaction (the fields the bridge reads).
@@ -195,6 +197,7 @@ pub(crate) mod tests {
             room_key_wait_ms: 0,
             access: crate::core::access::AccessPolicy::new(&[], &[], &[], crate::core::access::BotInvites::Anyone, "x"),
             max_members: 1000,
+            max_groups: 250,
         };
         let hs = Homeserver::new("http://127.0.0.1:9", "token").expect("homeserver client");
         Bridge::new(crate::db::test_db().await, hs, settings, None)

@@ -42,6 +42,39 @@ pub enum MemberField {
     Banner,
 }
 
+/// A text field of a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupField {
+    Name,
+    DisplayName,
+    Description,
+    Color,
+    Icon,
+    Banner,
+}
+
+impl GroupField {
+    pub fn kind(self) -> Kind {
+        match self {
+            Self::Name | Self::DisplayName => Kind::Line(MAX_NAME_CHARS),
+            Self::Description => Kind::Text(MAX_DESCRIPTION_CHARS),
+            Self::Color => Kind::Color,
+            Self::Icon | Self::Banner => Kind::Image,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Name => "name",
+            Self::DisplayName => "display name",
+            Self::Description => "description",
+            Self::Color => "colour",
+            Self::Icon => "icon",
+            Self::Banner => "banner",
+        }
+    }
+}
+
 /// The kind of value a field holds, which decides how it is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

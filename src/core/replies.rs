@@ -216,6 +216,22 @@ pub fn member_card(c: &MemberCard<'_>) -> String {
     out
 }
 
+/// A group's card: name, ID, display name, members (names), profile.
+pub fn group_card(name: &str, display_name: Option<&str>, short_id: &str, members: &[&str], p: &Profile<'_>) -> String {
+    let mut out = format!("### {}\n- **ID:** {}\n", md(name), code(short_id));
+    if let Some(dn) = display_name {
+        out.push_str(&format!("- **Display name:** {}\n", md(dn)));
+    }
+    let names: Vec<String> = members.iter().map(|m| md(m)).collect();
+    out.push_str(&format!(
+        "- **Members ({}):** {}\n",
+        members.len(),
+        if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+    ));
+    out.push_str(&profile_lines(p));
+    out
+}
+
 /// One line of a member list.
 pub struct MemberLine<'a> {
     pub name: &'a str,
@@ -321,6 +337,7 @@ mod tests {
             }),
             member_list(Some(u), &[MemberLine { name: u, short_id: u, tags: &tags }]),
             tags_reply(u, &tags),
+            group_card(u, Some(u), u, &[u, u], &every_field(u)),
             format!("✅ Renamed **{}** to **{}** ({}).", md(u), md(u), code(u)),
             format!("- {}\n- **{}** {}", md(u), md(u), code(u)),
         ]

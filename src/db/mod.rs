@@ -4,6 +4,7 @@
 mod crypto;
 mod deletion;
 mod ghosts;
+mod groups;
 mod journal;
 mod messages;
 mod profiles;
@@ -16,6 +17,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use crypto::{CryptoIdentity, KeyRequest, ParkedEvent, RoomInfo};
 pub use ghosts::Ghost;
+pub use groups::Group;
 pub use journal::{CryptoInput, JournalEntry, QueuedEvent, body_hash};
 pub use messages::{PendingRedaction, ProxiedMessage};
 pub use profiles::MemberFlag;

@@ -67,7 +67,7 @@ pub struct Member {
 const SYSTEM_COLS: &str = "s.id, s.short_id, s.slug, s.name, s.tag, s.autoproxy_mode, s.autoproxy_member_id, s.latch_member_id, s.latch_at, s.created_by_event, s.description, s.pronouns, s.color, s.avatar_url, s.banner_url";
 const MEMBER_COLS: &str = "id, system_id, short_id, slug, name, display_name, avatar_url, created_by_event, description, pronouns, color, birthday, banner_url, keep_proxy, allow_autoproxy";
 
-fn random_u32() -> u32 {
+pub(super) fn random_u32() -> u32 {
     rand::random()
 }
 
@@ -273,7 +273,7 @@ impl Db {
     }
 
     /// The row of `table` that the event `cause` created, if any.
-    async fn made_by<T>(&self, table: &str, cols: &str, cause: Option<&str>) -> DbResult<Option<T>>
+    pub(super) async fn made_by<T>(&self, table: &str, cols: &str, cause: Option<&str>) -> DbResult<Option<T>>
     where
         T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
     {
@@ -392,7 +392,7 @@ impl Db {
     }
 }
 
-type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
+pub(super) type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
 
 async fn delete_member_in(tx: &mut Tx, member_id: i64) -> DbResult<()> {
     sqlx::query("UPDATE systems SET autoproxy_member_id = NULL, autoproxy_mode = 'off' WHERE autoproxy_member_id = $1")
@@ -407,7 +407,7 @@ async fn delete_member_in(tx: &mut Tx, member_id: i64) -> DbResult<()> {
     Ok(())
 }
 
-async fn record_answer_in(tx: &mut Tx, event_id: &str, answer: &str, now: i64) -> DbResult<()> {
+pub(super) async fn record_answer_in(tx: &mut Tx, event_id: &str, answer: &str, now: i64) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO command_results (event_id, reply, created_at) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING",
     )

@@ -18,6 +18,7 @@ use crate::{
 enum Pending {
     DeleteMember(i64),
     DeleteSystem(i64),
+    DeleteGroup(i64),
 }
 
 impl Pending {
@@ -27,6 +28,7 @@ impl Pending {
         match kind {
             "delete-member" => Some(Self::DeleteMember(id)),
             "delete-system" => Some(Self::DeleteSystem(id)),
+            "delete-group" => Some(Self::DeleteGroup(id)),
             _ => None,
         }
     }
@@ -69,6 +71,7 @@ impl Bridge {
             (Some(Pending::DeleteSystem(id)), Some(system)) if system.id == id => {
                 self.confirm_system_delete(event, text, system).await
             }
+            (Some(Pending::DeleteGroup(id)), Some(system)) => self.confirm_group_delete(event, text, system, id).await,
             _ => {
                 self.db.settle_confirmation(user, room, None).await?;
                 Ok(false)
@@ -103,6 +106,25 @@ impl Bridge {
         let answer = Self::deleted_answer(&member, &system);
         let deletion = (member.id, event.event_id.as_str(), answer.as_str(), now_ms());
         self.db.settle_confirmation(user, room, Some(deletion)).await?;
+        self.reply(event, &answer).await?;
+        Ok(true)
+    }
+
+    async fn confirm_group_delete(&self, event: &RoomEvent, text: &str, system: System, id: i64) -> BridgeResult<bool> {
+        let (user, room) = (event.sender.as_str(), event.room_id.as_str());
+        let group = self.db.groups(system.id).await?.into_iter().find(|g| g.id == id);
+        let Some(group) = group else {
+            self.db.settle_confirmation(user, room, None).await?;
+            return Ok(false);
+        };
+        if !text.trim().eq_ignore_ascii_case(&group.short_id) {
+            self.reply(event, &format!("Deletion of the group **{}** cancelled.", md(&group.name))).await?;
+            self.db.settle_confirmation(user, room, None).await?;
+            return Ok(false);
+        }
+        let answer = format!("✅ Group **{}** deleted; its members stay.", md(&group.name));
+        let confirmation = Some((user, room));
+        self.db.delete_group_answered(group.id, confirmation, event.event_id.as_str(), &answer, now_ms()).await?;
         self.reply(event, &answer).await?;
         Ok(true)
     }

@@ -14,7 +14,7 @@ use crate::{
 };
 
 /// A stored value as the bot shows it.
-fn shown(kind: Kind, value: &str) -> String {
+pub(super) fn shown(kind: Kind, value: &str) -> String {
     match kind {
         Kind::Line(_) => format!("**{}**", md(value)),
         Kind::Text(_) => format!("\n\n{}", md_lines(value)),

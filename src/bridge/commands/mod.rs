@@ -4,6 +4,7 @@
 mod autoproxy;
 mod confirm;
 mod fields;
+mod groups;
 mod member;
 mod system;
 
@@ -74,6 +75,10 @@ impl Bridge {
             Command::Member(sub) => match system {
                 None => Ok(NO_SYSTEM.to_owned()),
                 Some(system) => self.member_command(event, system, sub).await,
+            },
+            Command::Group(cmd) => match system {
+                None => Ok(NO_SYSTEM.to_owned()),
+                Some(system) => self.group_command(event, system, cmd).await,
             },
             Command::Autoproxy(arg) => match system {
                 None => Ok(NO_SYSTEM.to_owned()),

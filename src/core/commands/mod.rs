@@ -4,6 +4,7 @@
 //! about the database or Matrix.
 
 mod args;
+mod group;
 mod member;
 mod system;
 pub mod table;
@@ -11,6 +12,7 @@ pub mod table;
 mod tests;
 
 pub use args::FieldArg;
+pub use group::GroupCommand;
 pub use member::{MemberCommand, ProxyAction};
 pub use system::SystemCommand;
 
@@ -27,6 +29,7 @@ pub enum Command {
     Help,
     System(SystemCommand),
     Member(MemberCommand),
+    Group(GroupCommand),
     /// `pk;autoproxy` with no argument shows the current mode.
     Autoproxy(Option<AutoproxyArg>),
 }
@@ -90,10 +93,20 @@ fn parse_command(input: &str) -> Result<Command, ParseError> {
         {
             Ok(Command::System(SystemCommand::List))
         }
+        Some(Verb::Member) if is_member_groups(&args) => {
+            group::parse_of_member(&args, args.text(1).unwrap_or_default()).map(Command::Group)
+        }
         Some(Verb::Member) => member::parse(&args).map(Command::Member),
+        Some(Verb::Group) => group::parse(&args).map(Command::Group),
         Some(Verb::Autoproxy) => Ok(Command::Autoproxy(parse_autoproxy(&args))),
         _ => Err(ParseError(format!("Unknown command {}. Send `pk;help` for the list of commands.", code(&head)))),
     }
+}
+
+/// `pk;member <member> group …` (and not `pk;member new G…`).
+fn is_member_groups(args: &Args<'_>) -> bool {
+    let names_a_member = args.word(1).is_some_and(|w| table::find(Scope::Members, &w).is_none());
+    names_a_member && args.word(2).and_then(|w| table::find(Scope::Member, &w)) == Some(Verb::MemberGroups)
 }
 
 fn parse_autoproxy(args: &Args<'_>) -> Option<AutoproxyArg> {

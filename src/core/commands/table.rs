@@ -2,16 +2,18 @@
 //! usage and its help line. The parser finds words only here and `pk;help` lists only from
 //! here, so the help cannot drift from what parses. Aliases follow PluralKit's.
 
-use crate::core::profile::{MemberField, SystemField};
+use crate::core::profile::{GroupField, MemberField, SystemField};
 
 /// Where a word stands: `pk;<word>`, `pk;system <word>`, `pk;member <word>` (no member
-/// named), `pk;member <member> <word>`.
+/// named), `pk;member <member> <word>`, `pk;group <word>`, `pk;group <group> <word>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
     Root,
     System,
     Members,
     Member,
+    Groups,
+    Group,
 }
 
 /// What a word means.
@@ -32,6 +34,15 @@ pub enum Verb {
     MemberKeepProxy,
     MemberAutoproxy,
     MemberField(MemberField),
+    MemberGroups,
+    Group,
+    GroupNew,
+    GroupList,
+    GroupAdd,
+    GroupRemove,
+    GroupMembers,
+    GroupDelete,
+    GroupField(GroupField),
 }
 
 /// One command.
@@ -57,13 +68,14 @@ const fn spec(
     Spec { scope, verb, words, usage, help }
 }
 
-use Scope::{Member as M, Members as Ms, Root as R, System as S};
+use Scope::{Group as G, Groups as Gs, Member as M, Members as Ms, Root as R, System as S};
 
 pub const COMMANDS: &[Spec] = &[
     spec(R, Verb::Help, &["help", "h", "commands", "cmd"], "help", "this list"),
     spec(R, Verb::System, &["system", "s"], "", ""),
     spec(R, Verb::Member, &["member", "m"], "", ""),
     spec(R, Verb::List, &["list", "l", "members", "ls", "find", "f"], "", ""),
+    spec(R, Verb::Group, &["group", "g", "groups"], "", ""),
     spec(
         R,
         Verb::Autoproxy,
@@ -198,6 +210,61 @@ pub const COMMANDS: &[Spec] = &[
     ),
     spec(
         M,
+        Verb::MemberGroups,
+        &["group", "groups", "g"],
+        "member <member> group [add|remove <group>…]",
+        "the member's groups",
+    ),
+    spec(Gs, Verb::GroupNew, &["new", "n", "create", "add"], "group new <name>", "create a group"),
+    spec(Gs, Verb::GroupList, &["list", "l", "ls"], "group list", "your groups"),
+    spec(G, Verb::GroupAdd, &["add", "a"], "group <group> add <member>…", "put members in the group"),
+    spec(G, Verb::GroupRemove, &["remove", "rem", "r"], "group <group> remove <member>…", ""),
+    spec(G, Verb::GroupMembers, &["members", "list", "ms", "l", "ls"], "group <group> list", "the group's members"),
+    spec(
+        G,
+        Verb::GroupField(GroupField::Name),
+        &["rename", "name", "changename", "setname", "rn"],
+        "group <group> rename [name]",
+        "",
+    ),
+    spec(
+        G,
+        Verb::GroupField(GroupField::DisplayName),
+        &["displayname", "dn", "nick", "nickname"],
+        "group <group> displayname [name|-clear]",
+        "",
+    ),
+    spec(
+        G,
+        Verb::GroupField(GroupField::Description),
+        &["description", "desc", "info", "bio", "text"],
+        "group <group> description [text|-clear]",
+        "",
+    ),
+    spec(
+        G,
+        Verb::GroupField(GroupField::Icon),
+        &["icon", "avatar", "picture", "image", "pic", "pfp"],
+        "group <group> icon [mxc://…|-clear]",
+        "",
+    ),
+    spec(
+        G,
+        Verb::GroupField(GroupField::Banner),
+        &["banner", "splash", "cover"],
+        "group <group> banner [mxc://…|-clear]",
+        "",
+    ),
+    spec(G, Verb::GroupField(GroupField::Color), &["color", "colour"], "group <group> color [hex|-clear]", ""),
+    spec(
+        G,
+        Verb::GroupDelete,
+        &["delete", "destroy", "erase", "yeet"],
+        "group <group> delete",
+        "asks for the group's ID to confirm (or add `-y`); members stay",
+    ),
+    spec(
+        M,
         Verb::MemberDelete,
         &["delete", "remove", "destroy", "erase", "yeet", "rm", "del"],
         "member <member> delete",
@@ -225,7 +292,7 @@ pub fn sections() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
             .map(|c| (c.usage, c.help))
             .collect()
     };
-    vec![("System", lines(&[S])), ("Members", lines(&[Ms, M])), ("Other", lines(&[R]))]
+    vec![("System", lines(&[S])), ("Members", lines(&[Ms, M])), ("Groups", lines(&[Gs, G])), ("Other", lines(&[R]))]
 }
 
 #[cfg(test)]

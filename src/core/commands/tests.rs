@@ -205,9 +205,50 @@ fn every_usage_in_the_table_parses() {
             .replace("[name|-clear]", "Bee")
             .replace("[name]", "Bee")
             .replace("[text|-clear]", "words")
+            .replace("<group>…", "desk")
+            .replace("<group>", "desk")
+            .replace("<member>…", "alice")
+            .replace("[add|remove desk]", "add desk")
             .replace("[tag|-clear]", "|x");
         assert!(!sample.contains(['<', '[']), "no sample for {}", spec.usage);
         let parsed = p(&format!("pk;{sample}"));
         assert!(parsed.is_ok(), "{sample}: {parsed:?}");
     }
+}
+
+#[test]
+fn group_commands() {
+    let g = |t: &str| match ok(t) {
+        Command::Group(cmd) => cmd,
+        other => panic!("{t}: {other:?}"),
+    };
+    assert_eq!(g("pk;group new Front Desk"), GroupCommand::New { name: "Front Desk".into() });
+    assert_eq!(g("pk;g list"), GroupCommand::List);
+    assert_eq!(g("pk;group desk"), GroupCommand::Show { group: "desk".into() });
+    assert_eq!(
+        g("pk;group desk add alice \"Bea B\""),
+        GroupCommand::Add { group: "desk".into(), members: vec!["alice".into(), "Bea B".into()] }
+    );
+    assert_eq!(
+        g("pk;group desk remove alice"),
+        GroupCommand::Remove { group: "desk".into(), members: vec!["alice".into()] }
+    );
+    assert_eq!(g("pk;group desk list"), GroupCommand::Members { group: "desk".into() });
+    assert_eq!(g("pk;group desk delete -y"), GroupCommand::Delete { group: "desk".into(), confirmed: true });
+    assert_eq!(
+        g("pk;group desk colour #00FF00"),
+        GroupCommand::Field {
+            group: "desk".into(),
+            field: crate::core::profile::GroupField::Color,
+            value: FieldArg::Set("00ff00".into())
+        }
+    );
+    assert_eq!(g("pk;member alice groups"), GroupCommand::OfMember { member: "alice".into(), change: None });
+    assert_eq!(
+        g("pk;m alice group add desk other"),
+        GroupCommand::OfMember { member: "alice".into(), change: Some((true, vec!["desk".into(), "other".into()])) }
+    );
+    assert!(p("pk;group desk add").is_err());
+    assert!(p("pk;group desk frobnicate").is_err());
+    assert!(p("pk;group").is_err());
 }
