@@ -38,6 +38,9 @@ impl Bridge {
         if self.confirm_if_pending(event, text.text).await? {
             return Ok(());
         }
+        if self.answer_link_if_asked(event, text.text).await? {
+            return Ok(());
+        }
         let Some(system) = self.db.system_for_account(event.sender.as_str()).await? else {
             return Ok(());
         };

@@ -5,6 +5,7 @@ mod autoproxy;
 mod confirm;
 mod fields;
 mod groups;
+mod links;
 mod member;
 mod system;
 
@@ -79,6 +80,14 @@ impl Bridge {
             Command::Group(cmd) => match system {
                 None => Ok(NO_SYSTEM.to_owned()),
                 Some(system) => self.group_command(event, system, cmd).await,
+            },
+            Command::Link { target } => match system {
+                None => Ok(NO_SYSTEM.to_owned()),
+                Some(system) => self.link(event, &system, &target).await,
+            },
+            Command::Unlink { target } => match system {
+                None => Ok(NO_SYSTEM.to_owned()),
+                Some(system) => self.unlink(event, &system, target.as_deref()).await,
             },
             Command::Autoproxy(arg) => match system {
                 None => Ok(NO_SYSTEM.to_owned()),

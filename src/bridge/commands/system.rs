@@ -43,9 +43,10 @@ impl Bridge {
         ))
     }
 
-    pub(super) async fn system_card(&self, system: &System) -> BridgeResult<String> {
+    /// The system's card; its linked accounts are listed only to the system's own accounts.
+    pub(super) async fn system_card(&self, system: &System, viewer_is_owner: bool) -> BridgeResult<String> {
         let members = self.db.members(system.id).await?;
-        let accounts = self.db.system_accounts(system.id).await?;
+        let accounts = if viewer_is_owner { self.db.system_accounts(system.id).await? } else { Vec::new() };
         let autoproxy = self.autoproxy_description(system).await?;
         Ok(replies::system_card(&SystemCard {
             name: system.name.as_deref(),
@@ -76,14 +77,17 @@ impl Bridge {
             self.db.system_by_reference(target).await?
         };
         match found {
-            Some(system) => self.system_card(&system).await,
+            Some(found) => {
+                let own = self.db.system_for_account(sender.as_str()).await?.is_some_and(|s| s.id == found.id);
+                self.system_card(&found, own).await
+            }
             None => Ok(format!("❌ No system found for {}.", code(target))),
         }
     }
 
     pub(super) async fn system_command(&self, system: System, cmd: SystemCommand) -> BridgeResult<String> {
         match cmd {
-            SystemCommand::Show => self.system_card(&system).await,
+            SystemCommand::Show => self.system_card(&system, true).await,
             SystemCommand::Field { field, value } => self.system_field(system, field, value).await,
             SystemCommand::List => {
                 let members = self.db.members(system.id).await?;

@@ -30,6 +30,14 @@ pub enum Command {
     System(SystemCommand),
     Member(MemberCommand),
     Group(GroupCommand),
+    /// `pk;link <user>`: ask `user` to join the sender's system.
+    Link {
+        target: String,
+    },
+    /// `pk;unlink [<user>]`: remove an account from the system (the sender's own if none).
+    Unlink {
+        target: Option<String>,
+    },
     /// `pk;autoproxy` with no argument shows the current mode.
     Autoproxy(Option<AutoproxyArg>),
 }
@@ -98,6 +106,12 @@ fn parse_command(input: &str) -> Result<Command, ParseError> {
         }
         Some(Verb::Member) => member::parse(&args).map(Command::Member),
         Some(Verb::Group) => group::parse(&args).map(Command::Group),
+        Some(Verb::Link) => match args.text(1) {
+            Some(target) if args.len() == 2 => Ok(Command::Link { target }),
+            _ => Err(usage("Usage: `pk;link @user:server` (the account to link)")),
+        },
+        Some(Verb::Unlink) if args.len() <= 2 => Ok(Command::Unlink { target: args.text(1) }),
+        Some(Verb::Unlink) => Err(usage("Usage: `pk;unlink [@user:server]`")),
         Some(Verb::Autoproxy) => Ok(Command::Autoproxy(parse_autoproxy(&args))),
         _ => Err(ParseError(format!("Unknown command {}. Send `pk;help` for the list of commands.", code(&head)))),
     }

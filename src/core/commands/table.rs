@@ -20,6 +20,8 @@ pub enum Scope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verb {
     Help,
+    Link,
+    Unlink,
     System,
     Member,
     Autoproxy,
@@ -76,6 +78,20 @@ pub const COMMANDS: &[Spec] = &[
     spec(R, Verb::Member, &["member", "m"], "", ""),
     spec(R, Verb::List, &["list", "l", "members", "ls", "find", "f"], "", ""),
     spec(R, Verb::Group, &["group", "g", "groups"], "", ""),
+    spec(
+        R,
+        Verb::Link,
+        &["link"],
+        "link <@user:server>",
+        "link another account to your system; it confirms by answering `yes` to the bot",
+    ),
+    spec(
+        R,
+        Verb::Unlink,
+        &["unlink"],
+        "unlink [@user:server]",
+        "unlink an account (yours if none given; never the last)",
+    ),
     spec(
         R,
         Verb::Autoproxy,

@@ -209,6 +209,8 @@ fn every_usage_in_the_table_parses() {
             .replace("<group>", "desk")
             .replace("<member>…", "alice")
             .replace("[add|remove desk]", "add desk")
+            .replace("<@user:server>", "@bob:x")
+            .replace("[@user:server]", "@bob:x")
             .replace("[tag|-clear]", "|x");
         assert!(!sample.contains(['<', '[']), "no sample for {}", spec.usage);
         let parsed = p(&format!("pk;{sample}"));
