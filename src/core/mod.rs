@@ -7,6 +7,7 @@ pub mod commands;
 pub mod html;
 pub mod ids;
 pub mod message;
+pub mod privacy;
 pub mod profile;
 pub mod replies;
 pub mod slug;

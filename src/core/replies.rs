@@ -166,8 +166,10 @@ pub struct SystemCard<'a> {
     pub short_id: &'a str,
     pub slug: &'a str,
     pub tag: Option<&'a str>,
-    pub member_count: usize,
-    pub autoproxy: &'a str,
+    /// `None` when the member list is private to the viewer.
+    pub member_count: Option<usize>,
+    /// Shown to the system's own accounts only.
+    pub autoproxy: Option<&'a str>,
     pub accounts: &'a [String],
     pub profile: Profile<'a>,
 }
@@ -178,8 +180,12 @@ pub fn system_card(c: &SystemCard<'_>) -> String {
     if let Some(tag) = c.tag {
         out.push_str(&format!("- **Tag:** {}\n", md(tag)));
     }
-    out.push_str(&format!("- **Members:** {}\n", c.member_count));
-    out.push_str(&format!("- **Autoproxy:** {}\n", c.autoproxy));
+    if let Some(count) = c.member_count {
+        out.push_str(&format!("- **Members:** {count}\n"));
+    }
+    if let Some(autoproxy) = c.autoproxy {
+        out.push_str(&format!("- **Autoproxy:** {autoproxy}\n"));
+    }
     if !c.accounts.is_empty() {
         let accounts: Vec<String> = c.accounts.iter().map(|a| code(a)).collect();
         out.push_str(&format!("- **Accounts:** {}\n", accounts.join(", ")));
@@ -195,7 +201,8 @@ pub struct MemberCard<'a> {
     pub short_id: &'a str,
     pub slug: &'a str,
     pub ghost: &'a str,
-    pub tags: &'a [ProxyTag],
+    /// `None` when the proxy tags are private to the viewer.
+    pub tags: Option<&'a [ProxyTag]>,
     pub system_name: Option<&'a str>,
     pub profile: Profile<'a>,
 }
@@ -210,24 +217,32 @@ pub fn member_card(c: &MemberCard<'_>) -> String {
     if let Some(dn) = c.display_name {
         out.push_str(&format!("- **Display name:** {}\n", md(dn)));
     }
-    out.push_str(&format!("- **Proxy tags:** {}\n", tag_list(c.tags)));
+    if let Some(tags) = c.tags {
+        out.push_str(&format!("- **Proxy tags:** {}\n", tag_list(tags)));
+    }
     out.push_str(&format!("- **Matrix account:** {}\n", code(c.ghost)));
     out.push_str(&profile_lines(&c.profile));
     out
 }
 
 /// A group's card: name, ID, display name, members (names), profile.
-pub fn group_card(name: &str, display_name: Option<&str>, short_id: &str, members: &[&str], p: &Profile<'_>) -> String {
+/// `members` is `None` when the member list is private to the viewer.
+pub fn group_card(
+    name: &str,
+    display_name: Option<&str>,
+    short_id: &str,
+    members: Option<&[&str]>,
+    p: &Profile<'_>,
+) -> String {
     let mut out = format!("### {}\n- **ID:** {}\n", md(name), code(short_id));
     if let Some(dn) = display_name {
         out.push_str(&format!("- **Display name:** {}\n", md(dn)));
     }
-    let names: Vec<String> = members.iter().map(|m| md(m)).collect();
-    out.push_str(&format!(
-        "- **Members ({}):** {}\n",
-        members.len(),
-        if names.is_empty() { "none".to_owned() } else { names.join(", ") }
-    ));
+    if let Some(members) = members {
+        let names: Vec<String> = members.iter().map(|m| md(m)).collect();
+        let list = if names.is_empty() { "none".to_owned() } else { names.join(", ") };
+        out.push_str(&format!("- **Members ({}):** {list}\n", members.len()));
+    }
     out.push_str(&profile_lines(p));
     out
 }
@@ -320,8 +335,8 @@ mod tests {
                 short_id: u,
                 slug: u,
                 tag: Some(u),
-                member_count: 3,
-                autoproxy: &md(u),
+                member_count: Some(3),
+                autoproxy: Some(&md(u)),
                 accounts: &accounts,
                 profile: every_field(u),
             }),
@@ -331,13 +346,13 @@ mod tests {
                 short_id: u,
                 slug: u,
                 ghost: u,
-                tags: &tags,
+                tags: Some(&tags),
                 system_name: Some(u),
                 profile: every_field(u),
             }),
             member_list(Some(u), &[MemberLine { name: u, short_id: u, tags: &tags }]),
             tags_reply(u, &tags),
-            group_card(u, Some(u), u, &[u, u], &every_field(u)),
+            group_card(u, Some(u), u, Some(&[u, u]), &every_field(u)),
             format!("✅ Renamed **{}** to **{}** ({}).", md(u), md(u), code(u)),
             format!("- {}\n- **{}** {}", md(u), md(u), code(u)),
         ]
@@ -375,7 +390,7 @@ mod tests {
             short_id: "abcde",
             slug: "alice-bee",
             ghost: "@_plural_x_alice-bee:localhost",
-            tags: &tags,
+            tags: Some(&tags),
             system_name: Some("Us"),
             profile: Profile {
                 pronouns: Some("she/her"),

@@ -74,6 +74,15 @@ impl Db {
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(system_id).fetch_all(self.pool()).await?)
     }
 
+    /// Any system's group by its ID.
+    pub async fn group_by_short_id(&self, short_id: &str) -> DbResult<Option<Group>> {
+        let sql = format!("SELECT {GROUP_COLS} FROM groups WHERE short_id = $1");
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(short_id.trim().to_lowercase())
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
     /// A group of the system by ID or name (case-insensitive).
     pub async fn find_group(&self, system_id: i64, reference: &str) -> DbResult<Option<Group>> {
         let r = reference.trim().to_lowercase();

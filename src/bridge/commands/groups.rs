@@ -8,10 +8,11 @@ use super::{
 use crate::{
     core::{
         commands::{FieldArg, GroupCommand},
+        privacy::{GroupSubject, Viewer},
         profile::{GroupField, Kind},
-        replies::{Profile, code, group_card, md},
+        replies::{code, md},
     },
-    db::{Group, Member, System, now_ms},
+    db::{Group, Member, PrivacyOf, System, now_ms},
 };
 
 impl Bridge {
@@ -30,13 +31,15 @@ impl Bridge {
             | GroupCommand::Remove { ref group, .. }
             | GroupCommand::Members { ref group }
             | GroupCommand::Field { ref group, .. }
-            | GroupCommand::Delete { ref group, .. } => group.clone(),
+            | GroupCommand::Delete { ref group, .. }
+            | GroupCommand::Privacy { ref group, .. } => group.clone(),
         };
         let Some(group) = self.db.find_group(system.id, &reference).await? else {
             return Ok(format!("❌ No group {} in your system; see `pk;group list`.", code(&reference)));
         };
         match cmd {
-            GroupCommand::Show { .. } => self.group_show(&group).await,
+            GroupCommand::Show { .. } => self.group_card(&group, Viewer::Owner).await,
+            GroupCommand::Privacy { change, .. } => self.group_privacy(&group, change).await,
             GroupCommand::Add { members, .. } => self.group_change(&system, &group, &members, true).await,
             GroupCommand::Remove { members, .. } => self.group_change(&system, &group, &members, false).await,
             GroupCommand::Members { .. } => self.group_members(&group).await,
@@ -100,25 +103,24 @@ impl Bridge {
         Ok(out)
     }
 
-    async fn group_show(&self, group: &Group) -> BridgeResult<String> {
-        let members = self.members_of(group).await?;
-        let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
-        Ok(group_card(
-            &group.name,
-            group.display_name.as_deref(),
-            &group.short_id,
-            &names,
-            &Profile {
-                color: group.color.as_deref(),
-                avatar: group.icon_url.as_deref(),
-                banner: group.banner_url.as_deref(),
-                description: group.description.as_deref(),
-                ..Profile::default()
-            },
-        ))
+    /// `pk;group <group>`: one of the sender's own groups, or anybody's group by its ID as
+    /// its privacy lets the sender see it.
+    pub(super) async fn group_show_any(&self, system: Option<&System>, reference: &str) -> BridgeResult<String> {
+        if let Some(system) = system {
+            if let Some(group) = self.db.find_group(system.id, reference).await? {
+                return self.group_card(&group, Viewer::Owner).await;
+            }
+        }
+        let not_found = || format!("❌ No group {} found.", code(reference));
+        let Some(group) = self.db.group_by_short_id(reference).await? else { return Ok(not_found()) };
+        let p = self.db.privacy::<GroupSubject>(PrivacyOf::Group(group.id)).await?;
+        if !p.get(GroupSubject::Visibility).shows_to(Viewer::Other) {
+            return Ok(not_found());
+        }
+        self.group_card(&group, Viewer::Other).await
     }
 
-    async fn members_of(&self, group: &Group) -> BridgeResult<Vec<Member>> {
+    pub(super) async fn members_of(&self, group: &Group) -> BridgeResult<Vec<Member>> {
         let mut members = Vec::new();
         for id in self.db.group_member_ids(group.id).await? {
             if let Some(m) = self.db.member_by_id(id).await? {

@@ -11,7 +11,8 @@ use super::{
 use crate::{
     core::{
         commands::{MemberCommand, ProxyAction},
-        replies::{self, MemberCard, Profile, code, md},
+        privacy::Viewer,
+        replies::{self, code, md},
         tags::ProxyTag,
     },
     db::{Member, MemberFlag, System, now_ms},
@@ -32,36 +33,20 @@ impl Bridge {
         })
     }
 
-    pub(super) async fn member_card(&self, member: &Member, system: &System) -> BridgeResult<String> {
-        let tags = self.db.member_tags(member.id).await?;
-        let ghost = self.ghost_id(system, member)?;
-        Ok(replies::member_card(&MemberCard {
-            name: &member.name,
-            display_name: member.display_name.as_deref(),
-            short_id: &member.short_id,
-            slug: &member.slug,
-            ghost: ghost.as_str(),
-            tags: &tags,
-            system_name: system.name.as_deref(),
-            profile: Profile {
-                pronouns: member.pronouns.as_deref(),
-                birthday: member.birthday.as_deref(),
-                color: member.color.as_deref(),
-                avatar: member.avatar_url.as_deref(),
-                banner: member.banner_url.as_deref(),
-                description: member.description.as_deref(),
-            },
-        }))
-    }
-
-    pub(super) async fn member_show_global(&self, reference: &str) -> BridgeResult<String> {
+    /// Another system's member, by ID, as `viewer_system`'s accounts (or nobody's) may see it.
+    pub(super) async fn member_show_global(&self, reference: &str, viewer_system: Option<i64>) -> BridgeResult<String> {
+        let not_found = || format!("❌ No member with ID {}.", code(reference));
         let Some(member) = self.db.member_by_short_id(reference).await? else {
-            return Ok(format!("❌ No member with ID {}.", code(reference)));
+            return Ok(not_found());
         };
         let Some(system) = self.db.system_by_id(member.system_id).await? else {
-            return Ok(format!("❌ No member with ID {}.", code(reference)));
+            return Ok(not_found());
         };
-        self.member_card(&member, &system).await
+        let viewer = if viewer_system == Some(system.id) { Viewer::Owner } else { Viewer::Other };
+        if !self.member_visible(&member, viewer).await? {
+            return Ok(not_found());
+        }
+        self.member_card(&member, &system, viewer).await
     }
 
     /// A one-line hint showing how to refer to a member in a command.
@@ -86,14 +71,15 @@ impl Bridge {
             | MemberCommand::Field { member, .. }
             | MemberCommand::KeepProxy { member, .. }
             | MemberCommand::Autoproxy { member, .. }
-            | MemberCommand::Delete { member, .. } => member.clone(),
+            | MemberCommand::Delete { member, .. }
+            | MemberCommand::Privacy { member, .. } => member.clone(),
         };
         let member = match self.resolve_member(&system, &reference).await? {
             Ok(m) => m,
             Err(message) if matches!(cmd, MemberCommand::Show { .. }) => {
                 // Not ours: maybe another system's member, by ID.
                 return match self.db.member_by_short_id(&reference).await? {
-                    Some(_) => self.member_show_global(&reference).await,
+                    Some(_) => self.member_show_global(&reference, Some(system.id)).await,
                     None => Ok(message),
                 };
             }
@@ -101,7 +87,8 @@ impl Bridge {
         };
         match cmd {
             MemberCommand::New { .. } => Ok(String::new()), // handled above
-            MemberCommand::Show { .. } => self.member_card(&member, &system).await,
+            MemberCommand::Show { .. } => self.member_card(&member, &system, Viewer::Owner).await,
+            MemberCommand::Privacy { change, .. } => self.member_privacy(&member, change).await,
             MemberCommand::Proxy { action, .. } => self.member_proxy(&system, &member, action).await,
             MemberCommand::Field { field, value, .. } => self.member_field(&system, &member, field, value).await,
             MemberCommand::KeepProxy { on, .. } => self.member_flag(&member, MemberFlag::KeepProxy, on).await,

@@ -7,12 +7,13 @@ mod fields;
 mod groups;
 mod links;
 mod member;
+mod privacy;
 mod system;
 
 use super::{Bridge, BridgeResult, RoomEvent};
 use crate::{
     core::{
-        commands::{self, Command, MemberCommand, SystemCommand},
+        commands::{self, Command, GroupCommand, MemberCommand, SystemCommand},
         replies,
     },
     db::now_ms,
@@ -71,12 +72,13 @@ impl Bridge {
             },
             Command::Member(MemberCommand::Show { member }) if system.is_none() => {
                 // Anyone may look up a member by its ID.
-                self.member_show_global(&member).await
+                self.member_show_global(&member, None).await
             }
             Command::Member(sub) => match system {
                 None => Ok(NO_SYSTEM.to_owned()),
                 Some(system) => self.member_command(event, system, sub).await,
             },
+            Command::Group(GroupCommand::Show { group }) => self.group_show_any(system.as_ref(), &group).await,
             Command::Group(cmd) => match system {
                 None => Ok(NO_SYSTEM.to_owned()),
                 Some(system) => self.group_command(event, system, cmd).await,

@@ -7,7 +7,8 @@ use super::super::{Bridge, BridgeResult, RoomEvent};
 use crate::{
     core::{
         commands::SystemCommand,
-        replies::{self, MemberLine, Profile, SystemCard, code, md},
+        privacy::Viewer,
+        replies::{self, MemberLine, code, md},
     },
     db::{System, now_ms},
 };
@@ -43,30 +44,6 @@ impl Bridge {
         ))
     }
 
-    /// The system's card; its linked accounts are listed only to the system's own accounts.
-    pub(super) async fn system_card(&self, system: &System, viewer_is_owner: bool) -> BridgeResult<String> {
-        let members = self.db.members(system.id).await?;
-        let accounts = if viewer_is_owner { self.db.system_accounts(system.id).await? } else { Vec::new() };
-        let autoproxy = self.autoproxy_description(system).await?;
-        Ok(replies::system_card(&SystemCard {
-            name: system.name.as_deref(),
-            short_id: &system.short_id,
-            slug: &system.slug,
-            tag: system.tag.as_deref(),
-            member_count: members.len(),
-            autoproxy: &autoproxy,
-            accounts: &accounts,
-            profile: Profile {
-                pronouns: system.pronouns.as_deref(),
-                birthday: None,
-                color: system.color.as_deref(),
-                avatar: system.avatar_url.as_deref(),
-                banner: system.banner_url.as_deref(),
-                description: system.description.as_deref(),
-            },
-        }))
-    }
-
     pub(super) async fn system_show_other(&self, sender: &UserId, target: &str) -> BridgeResult<String> {
         let found = if target.starts_with('@') {
             // `@bob` means bob on the sender's server.
@@ -79,7 +56,7 @@ impl Bridge {
         match found {
             Some(found) => {
                 let own = self.db.system_for_account(sender.as_str()).await?.is_some_and(|s| s.id == found.id);
-                self.system_card(&found, own).await
+                self.system_card(&found, if own { Viewer::Owner } else { Viewer::Other }).await
             }
             None => Ok(format!("❌ No system found for {}.", code(target))),
         }
@@ -87,7 +64,8 @@ impl Bridge {
 
     pub(super) async fn system_command(&self, system: System, cmd: SystemCommand) -> BridgeResult<String> {
         match cmd {
-            SystemCommand::Show => self.system_card(&system, true).await,
+            SystemCommand::Show => self.system_card(&system, Viewer::Owner).await,
+            SystemCommand::Privacy(change) => self.system_privacy(&system, change).await,
             SystemCommand::Field { field, value } => self.system_field(system, field, value).await,
             SystemCommand::List => {
                 let members = self.db.members(system.id).await?;

@@ -2,7 +2,10 @@
 //! words, the rest of the line as one argument, flags, and field values.
 
 use super::ParseError;
-use crate::core::profile::{self, Kind};
+use crate::core::{
+    privacy::{Level, Subject, Target, subject_list},
+    profile::{self, Kind},
+};
 
 /// One whitespace-separated argument, unquoted, with where it started in the input.
 #[derive(Debug, Clone)]
@@ -132,4 +135,17 @@ pub(super) fn toggle(args: &Args<'_>, i: usize, what: &str) -> Result<Option<boo
         Some("off" | "no" | "false" | "disable" | "disabled" | "0") => Ok(Some(false)),
         Some(_) => Err(ParseError(format!("Say `on` or `off` for {what}."))),
     }
+}
+
+/// A privacy change from token `i` on: `<subject|all> <public|private>`; `None` (show the
+/// settings) when there is nothing.
+pub(super) fn privacy_arg<S: Subject>(args: &Args<'_>, i: usize) -> Result<Option<(Target<S>, Level)>, ParseError> {
+    let Some(word) = args.word(i) else { return Ok(None) };
+    let target = Target::<S>::parse(&word)
+        .ok_or_else(|| ParseError(format!("Unknown privacy subject. Use one of {}, or `all`.", subject_list::<S>())))?;
+    let level = args
+        .word(i + 1)
+        .and_then(|w| Level::parse(&w))
+        .ok_or_else(|| ParseError("Say `public` or `private` after the subject.".to_owned()))?;
+    Ok(Some((target, level)))
 }

@@ -3,11 +3,15 @@
 
 use super::{
     ParseError,
-    args::{Args, FieldArg, checked_name, field_arg},
+    args::{Args, FieldArg, checked_name, field_arg, privacy_arg},
     table::{self, Scope, Verb},
     usage, usage_of,
 };
-use crate::core::{profile::GroupField, replies::code};
+use crate::core::{
+    privacy::{GroupSubject, Level, Target},
+    profile::GroupField,
+    replies::code,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GroupCommand {
@@ -38,6 +42,11 @@ pub enum GroupCommand {
     Delete {
         group: String,
         confirmed: bool,
+    },
+    /// `None` shows the settings.
+    Privacy {
+        group: String,
+        change: Option<(Target<GroupSubject>, Level)>,
     },
     /// `pk;member <member> group [add|remove <group>…]`: `None` lists the member's groups.
     OfMember {
@@ -71,6 +80,7 @@ pub(super) fn parse(args: &Args<'_>) -> Result<GroupCommand, ParseError> {
         Some(Verb::GroupRemove) => GroupCommand::Remove { group, members: references(args, 3, "member")? },
         Some(Verb::GroupMembers) => GroupCommand::Members { group },
         Some(Verb::GroupDelete) => GroupCommand::Delete { group, confirmed: args.is_yes(3) },
+        Some(Verb::GroupPrivacy) => GroupCommand::Privacy { group, change: privacy_arg(args, 3)? },
         Some(Verb::GroupField(GroupField::Name)) => match args.rest(3) {
             None => GroupCommand::Field { group, field: GroupField::Name, value: FieldArg::Show },
             Some(n) => {

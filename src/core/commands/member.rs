@@ -3,11 +3,12 @@
 
 use super::{
     ParseError,
-    args::{Args, FieldArg, checked_name, field_arg, is_clear_flag, toggle},
+    args::{Args, FieldArg, checked_name, field_arg, is_clear_flag, privacy_arg, toggle},
     table::{self, Scope, Verb},
     usage, usage_of,
 };
 use crate::core::{
+    privacy::{Level, MemberSubject, Target},
     profile::MemberField,
     replies::code,
     tags::{PLACEHOLDER, ProxyTag, TagError},
@@ -44,6 +45,11 @@ pub enum MemberCommand {
     Delete {
         member: String,
         confirmed: bool,
+    },
+    /// `None` shows the settings.
+    Privacy {
+        member: String,
+        change: Option<(Target<MemberSubject>, Level)>,
     },
 }
 
@@ -89,6 +95,7 @@ pub(super) fn parse(args: &Args<'_>) -> Result<MemberCommand, ParseError> {
         Some(Verb::MemberKeepProxy) => MemberCommand::KeepProxy { member, on: toggle(args, 3, "keepproxy")? },
         Some(Verb::MemberAutoproxy) => MemberCommand::Autoproxy { member, on: toggle(args, 3, "autoproxy")? },
         Some(Verb::MemberDelete) => MemberCommand::Delete { member, confirmed: args.is_yes(3) },
+        Some(Verb::MemberPrivacy) => MemberCommand::Privacy { member, change: privacy_arg(args, 3)? },
         _ => {
             return Err(ParseError(format!("Unknown member command {}. {}", code(&word), usage_of(Scope::Member))));
         }

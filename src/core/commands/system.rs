@@ -2,10 +2,13 @@
 
 use super::{
     ParseError,
-    args::{Args, FieldArg, checked_name, field_arg},
+    args::{Args, FieldArg, checked_name, field_arg, privacy_arg},
     table::{self, Scope, Verb},
 };
-use crate::core::profile::SystemField;
+use crate::core::{
+    privacy::{Level, SystemSubject, Target},
+    profile::SystemField,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SystemCommand {
@@ -24,6 +27,8 @@ pub enum SystemCommand {
     List,
     /// Asks for the system's ID, then deletes everything.
     Delete,
+    /// `None` shows the settings.
+    Privacy(Option<(Target<SystemSubject>, Level)>),
 }
 
 pub(super) fn parse(args: &Args<'_>) -> Result<SystemCommand, ParseError> {
@@ -36,6 +41,7 @@ pub(super) fn parse(args: &Args<'_>) -> Result<SystemCommand, ParseError> {
         }
         Some(Verb::SystemList) => SystemCommand::List,
         Some(Verb::SystemDelete) => SystemCommand::Delete,
+        Some(Verb::SystemPrivacy) => SystemCommand::Privacy(privacy_arg(args, 2)?),
         Some(Verb::SystemField(SystemField::Name)) => match args.rest(2) {
             None => SystemCommand::Field { field: SystemField::Name, value: FieldArg::Show },
             Some(n) if super::args::is_clear_flag(&n) => {

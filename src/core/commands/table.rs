@@ -30,6 +30,7 @@ pub enum Verb {
     SystemList,
     SystemField(SystemField),
     SystemDelete,
+    SystemPrivacy,
     MemberNew,
     MemberProxy,
     MemberDelete,
@@ -37,6 +38,7 @@ pub enum Verb {
     MemberAutoproxy,
     MemberField(MemberField),
     MemberGroups,
+    MemberPrivacy,
     Group,
     GroupNew,
     GroupList,
@@ -45,6 +47,7 @@ pub enum Verb {
     GroupMembers,
     GroupDelete,
     GroupField(GroupField),
+    GroupPrivacy,
 }
 
 /// One command.
@@ -146,6 +149,13 @@ pub const COMMANDS: &[Spec] = &[
     ),
     spec(
         S,
+        Verb::SystemPrivacy,
+        &["privacy", "priv"],
+        "system privacy [<subject>|all public|private]",
+        "name avatar description banner pronouns members groups front fronthistory",
+    ),
+    spec(
+        S,
         Verb::SystemDelete,
         &["delete", "remove", "destroy", "erase", "yeet"],
         "system delete",
@@ -231,6 +241,13 @@ pub const COMMANDS: &[Spec] = &[
         "member <member> group [add|remove <group>…]",
         "the member's groups",
     ),
+    spec(
+        M,
+        Verb::MemberPrivacy,
+        &["privacy", "priv"],
+        "member <member> privacy [<subject>|all public|private]",
+        "visibility name description birthday pronouns avatar banner metadata proxy",
+    ),
     spec(Gs, Verb::GroupNew, &["new", "n", "create", "add"], "group new <name>", "create a group"),
     spec(Gs, Verb::GroupList, &["list", "l", "ls"], "group list", "your groups"),
     spec(G, Verb::GroupAdd, &["add", "a"], "group <group> add <member>…", "put members in the group"),
@@ -272,6 +289,13 @@ pub const COMMANDS: &[Spec] = &[
         "",
     ),
     spec(G, Verb::GroupField(GroupField::Color), &["color", "colour"], "group <group> color [hex|-clear]", ""),
+    spec(
+        G,
+        Verb::GroupPrivacy,
+        &["privacy", "priv"],
+        "group <group> privacy [<subject>|all public|private]",
+        "name icon description banner list metadata visibility",
+    ),
     spec(
         G,
         Verb::GroupDelete,

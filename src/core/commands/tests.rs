@@ -209,6 +209,7 @@ fn every_usage_in_the_table_parses() {
             .replace("<group>", "desk")
             .replace("<member>…", "alice")
             .replace("[add|remove desk]", "add desk")
+            .replace("[<subject>|all public|private]", "all private")
             .replace("<@user:server>", "@bob:x")
             .replace("[@user:server]", "@bob:x")
             .replace("[tag|-clear]", "|x");
@@ -253,4 +254,28 @@ fn group_commands() {
     assert!(p("pk;group desk add").is_err());
     assert!(p("pk;group desk frobnicate").is_err());
     assert!(p("pk;group").is_err());
+}
+
+#[test]
+fn privacy_commands() {
+    use crate::core::privacy::{Level, MemberSubject, SystemSubject, Target};
+    assert_eq!(
+        ok("pk;system privacy members private"),
+        Command::System(SystemCommand::Privacy(Some((Target::One(SystemSubject::MemberList), Level::Private))))
+    );
+    assert_eq!(ok("pk;s privacy"), Command::System(SystemCommand::Privacy(None)));
+    assert_eq!(
+        ok("pk;m alice privacy bday hidden"),
+        Command::Member(MemberCommand::Privacy {
+            member: "alice".into(),
+            change: Some((Target::One(MemberSubject::Birthday), Level::Private))
+        })
+    );
+    assert_eq!(
+        ok("pk;m alice privacy all public"),
+        Command::Member(MemberCommand::Privacy { member: "alice".into(), change: Some((Target::All, Level::Public)) })
+    );
+    let err = p("pk;m alice privacy shoesize private").unwrap_err();
+    assert!(err.0.contains("`birthday`"), "{err}");
+    assert!(p("pk;m alice privacy name").is_err());
 }
