@@ -122,4 +122,6 @@ async fn keepproxy_and_the_members_autoproxy_flag() {
             e["sender"] == ghost.as_str() && e["content"]["body"] == "now latched"
         })
         .await;
+    // Four messages went out as Alice: the card counts them (once each).
+    ok(&env, &owner, &room_id, "pk;member alice", "**Messages:** 4").await;
 }

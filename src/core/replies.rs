@@ -205,6 +205,8 @@ pub struct MemberCard<'a> {
     pub tags: Option<&'a [ProxyTag]>,
     pub system_name: Option<&'a str>,
     pub profile: Profile<'a>,
+    /// (created, in ms since the epoch; messages proxied), when the viewer may see them.
+    pub metadata: Option<(i64, i64)>,
 }
 
 pub fn member_card(c: &MemberCard<'_>) -> String {
@@ -221,6 +223,11 @@ pub fn member_card(c: &MemberCard<'_>) -> String {
         out.push_str(&format!("- **Proxy tags:** {}\n", tag_list(tags)));
     }
     out.push_str(&format!("- **Matrix account:** {}\n", code(c.ghost)));
+    if let Some((created, messages)) = c.metadata {
+        let created = chrono::DateTime::from_timestamp_millis(created)
+            .map_or_else(String::new, |t| t.format("%Y-%m-%d").to_string());
+        out.push_str(&format!("- **Created:** {created} · **Messages:** {messages}\n"));
+    }
     out.push_str(&profile_lines(&c.profile));
     out
 }
@@ -349,6 +356,7 @@ mod tests {
                 tags: Some(&tags),
                 system_name: Some(u),
                 profile: every_field(u),
+                metadata: Some((0, 1)),
             }),
             member_list(Some(u), &[MemberLine { name: u, short_id: u, tags: &tags }]),
             tags_reply(u, &tags),
@@ -392,6 +400,7 @@ mod tests {
             ghost: "@_plural_x_alice-bee:localhost",
             tags: Some(&tags),
             system_name: Some("Us"),
+            metadata: Some((1_700_000_000_000, 42)),
             profile: Profile {
                 pronouns: Some("she/her"),
                 birthday: Some("0004-05-27"),
@@ -402,6 +411,7 @@ mod tests {
         });
         assert!(card.contains("Alice \\*Bee\\*"), "{card}");
         assert!(card.contains("she/her") && card.contains("May 27") && card.contains("`#ff8800`"), "{card}");
+        assert!(card.contains("2023-11-14") && card.contains("**Messages:** 42"), "{card}");
         let html = render(&card);
         assert!(html.contains("line one<br />\nline two"), "{html}");
         assert!(card.contains("`a:text`, `[text]`"), "{card}");

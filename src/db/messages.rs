@@ -34,6 +34,21 @@ impl Db {
         now: i64,
     ) -> DbResult<()> {
         let mut tx = self.write_tx().await?;
+        // The member's message count goes up once per proxied message, not per retry.
+        let first_time = match rows.first() {
+            Some(m) => sqlx::query_scalar::<_, i64>("SELECT 1 FROM proxied_messages WHERE original_event_id = $1")
+                .bind(&m.original_event_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_none(),
+            None => false,
+        };
+        if let (true, Some(member)) = (first_time, rows.first().and_then(|m| m.member_id)) {
+            sqlx::query("UPDATE members SET message_count = message_count + 1 WHERE id = $1")
+                .bind(member)
+                .execute(&mut *tx)
+                .await?;
+        }
         for m in rows {
             sqlx::query(
                 "INSERT INTO proxied_messages (original_event_id, room_id, ghost_event_id, ghost_user_id, member_id, system_id, sender, created_at) \

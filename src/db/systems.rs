@@ -62,10 +62,14 @@ pub struct Member {
     pub keep_proxy: bool,
     /// Whether latch and front autoproxy may pick this member.
     pub allow_autoproxy: bool,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+    /// Messages proxied as this member.
+    pub message_count: i64,
 }
 
 const SYSTEM_COLS: &str = "s.id, s.short_id, s.slug, s.name, s.tag, s.autoproxy_mode, s.autoproxy_member_id, s.latch_member_id, s.latch_at, s.created_by_event, s.description, s.pronouns, s.color, s.avatar_url, s.banner_url";
-const MEMBER_COLS: &str = "id, system_id, short_id, slug, name, display_name, avatar_url, created_by_event, description, pronouns, color, birthday, banner_url, keep_proxy, allow_autoproxy";
+const MEMBER_COLS: &str = "id, system_id, short_id, slug, name, display_name, avatar_url, created_by_event, description, pronouns, color, birthday, banner_url, keep_proxy, allow_autoproxy, created_at, message_count";
 
 pub(super) fn random_u32() -> u32 {
     rand::random()

@@ -123,6 +123,7 @@ impl Bridge {
             ghost: ghost.as_str(),
             tags: shown(Some(tags.as_slice()), level(MemberSubject::Proxy), viewer),
             system_name: shown(system.name.as_deref(), sp.get(SystemSubject::Name), viewer),
+            metadata: shown(Some((member.created_at, member.message_count)), level(MemberSubject::Metadata), viewer),
             profile: Profile {
                 pronouns: shown(member.pronouns.as_deref(), level(MemberSubject::Pronouns), viewer),
                 birthday: shown(member.birthday.as_deref(), level(MemberSubject::Birthday), viewer),
