@@ -4,6 +4,7 @@
 pub mod access;
 pub mod autoproxy;
 pub mod commands;
+pub mod exchange;
 pub mod html;
 pub mod ids;
 pub mod message;
