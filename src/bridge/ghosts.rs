@@ -75,7 +75,7 @@ impl Bridge {
             g.member_id == Some(member.id)
                 && g.registered
                 && g.display_name.as_deref() == Some(want_name.as_str())
-                && g.avatar_url == member.avatar_url
+                && g.avatar_url == member.avatar_url.clone().filter(|u| u.starts_with("mxc://"))
         });
         if ready && self.has_device(&ghost).await? {
             return Ok(ghost);
@@ -102,7 +102,8 @@ impl Bridge {
     ) -> BridgeResult<()> {
         let stored = self.db.ghost(ghost.as_str()).await?;
         let want_name = ghost_display_name(member, system);
-        let want_avatar = member.avatar_url.clone();
+        // Only a Matrix URI can be an avatar (an imported `https://` one is kept for export).
+        let want_avatar = member.avatar_url.clone().filter(|u| u.starts_with("mxc://"));
         let (have_name, have_avatar) = stored.map(|g| (g.display_name, g.avatar_url)).unwrap_or_default();
         if have_name.as_deref() != Some(want_name.as_str()) {
             let req = set_profile_field::v3::Request::new(

@@ -7,6 +7,7 @@ mod catch_up;
 mod commands;
 mod encrypted;
 mod ghosts;
+mod media;
 mod membership;
 mod outbox;
 mod proxy;

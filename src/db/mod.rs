@@ -5,6 +5,7 @@ mod crypto;
 mod deletion;
 mod ghosts;
 mod groups;
+mod import;
 mod journal;
 mod links;
 mod messages;
@@ -20,6 +21,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use crypto::{CryptoIdentity, KeyRequest, ParkedEvent, RoomInfo};
 pub use ghosts::Ghost;
 pub use groups::Group;
+pub use import::ImportSummary;
 pub use journal::{CryptoInput, JournalEntry, QueuedEvent, body_hash};
 pub use links::PendingLink;
 pub use messages::{PendingRedaction, ProxiedMessage};

@@ -5,6 +5,7 @@ mod autoproxy;
 mod confirm;
 mod fields;
 mod groups;
+mod import;
 mod links;
 mod member;
 mod privacy;
@@ -83,6 +84,7 @@ impl Bridge {
                 None => Ok(NO_SYSTEM.to_owned()),
                 Some(system) => self.group_command(event, system, cmd).await,
             },
+            Command::Import => self.import(event, system.as_ref()).await,
             Command::Link { target } => match system {
                 None => Ok(NO_SYSTEM.to_owned()),
                 Some(system) => self.link(event, &system, &target).await,

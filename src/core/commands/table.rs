@@ -20,6 +20,7 @@ pub enum Scope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verb {
     Help,
+    Import,
     Link,
     Unlink,
     System,
@@ -81,6 +82,13 @@ pub const COMMANDS: &[Spec] = &[
     spec(R, Verb::Member, &["member", "m"], "", ""),
     spec(R, Verb::List, &["list", "l", "members", "ls", "find", "f"], "", ""),
     spec(R, Verb::Group, &["group", "g", "groups"], "", ""),
+    spec(
+        R,
+        Verb::Import,
+        &["import"],
+        "import",
+        "as a reply to a PluralKit export file (or as its caption): imports members, groups, privacy",
+    ),
     spec(
         R,
         Verb::Link,

@@ -1,0 +1,96 @@
+//! `pk;import` against a real Synapse: the real PluralKit export as a plain file replied to in
+//! a plain room, and as an encrypted attachment captioned `pk;import` in an encrypted room;
+//! a broken file is refused with a reason and changes nothing.
+
+#![recursion_limit = "256"]
+
+mod support;
+
+use matrix_sdk::{
+    attachment::AttachmentConfig,
+    ruma::{RoomId, events::room::message::TextMessageEventContent},
+};
+use serde_json::json;
+use support::*;
+
+fn export() -> Vec<u8> {
+    std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pluralkit-export-v2.json")).unwrap()
+}
+
+/// Uploads `data` and posts it as a plain (unencrypted) `m.file`; returns the event ID.
+async fn post_file(user: &User, room_id: &RoomId, data: Vec<u8>) -> String {
+    let size = data.len();
+    let upload = user.client.media().upload(&mime::APPLICATION_JSON, data, None).await.unwrap();
+    let content = json!({"msgtype": "m.file", "body": "system.json", "filename": "system.json",
+                         "url": upload.content_uri, "info": {"mimetype": "application/json", "size": size}});
+    user.send(room_id, content).await.to_string()
+}
+
+async fn reply_import(env: &TestEnv, user: &User, room_id: &RoomId, file_event: &str) -> String {
+    let content =
+        json!({"msgtype": "m.text", "body": "pk;import", "m.relates_to": {"m.in_reply_to": {"event_id": file_event}}});
+    let id = user.send(room_id, content).await;
+    let reply = user.reply_to(env, room_id, id.as_str()).await;
+    reply["content"]["body"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn imported_system_is_there(env: &TestEnv, user: &User, room_id: &RoomId) {
+    let card = user.command(env, room_id, "pk;member udhgx").await;
+    assert!(card.contains("Riven") && card.contains("It/Its") && card.contains("`Ri:text`"), "{card}");
+    let groups = user.command(env, room_id, "pk;group list").await;
+    assert!(groups.contains("(11)"), "{groups}");
+    let system = user.command(env, room_id, "pk;system").await;
+    assert!(system.contains("Seraphim") && system.contains("**Members:** 59"), "{system}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_file_replied_to() {
+    let env = TestEnv::start("import").await;
+    let owner = env.user("importer").await;
+    let room = owner.create_room(&env, &[]).await;
+    let room_id = room_id_of(&room);
+
+    // A file that is not an export: refused, nothing stored.
+    let junk = post_file(&owner, &room_id, b"{\"hello\": 1}".to_vec()).await;
+    let reply = reply_import(&env, &owner, &room_id, &junk).await;
+    assert!(reply.starts_with('❌') && reply.contains("not a PluralKit export"), "{reply}");
+    let reply = owner.command(&env, &room_id, "pk;system").await;
+    assert!(reply.contains("don't have a system"), "{reply}");
+    // A broken export: refused with the member and field named.
+    let mut broken: serde_json::Value = serde_json::from_slice(&export()).unwrap();
+    broken["members"][2]["color"] = json!("purple");
+    let name = broken["members"][2]["name"].as_str().unwrap().to_owned();
+    let file = post_file(&owner, &room_id, broken.to_string().into_bytes()).await;
+    let reply = reply_import(&env, &owner, &room_id, &file).await;
+    assert!(reply.contains("Nothing was imported") && reply.contains("`color`") && reply.contains(&name), "{reply}");
+
+    // The real export: a new system with everything.
+    let file = post_file(&owner, &room_id, export()).await;
+    let reply = reply_import(&env, &owner, &room_id, &file).await;
+    assert!(reply.contains("59 member(s) created") && reply.contains("11 group(s) created"), "{reply}");
+    imported_system_is_there(&env, &owner, &room_id).await;
+    // Again: matched by ID, nothing doubled.
+    let reply = reply_import(&env, &owner, &room_id, &file).await;
+    assert!(reply.contains("0 member(s) created, 59 updated"), "{reply}");
+    // A member from the file proxies.
+    owner.send_text(&room_id, "Ri: hello from the import").await;
+    owner
+        .wait_for(&room_id, "the imported member's message", |e| {
+            e["sender"].as_str().is_some_and(|s| s.starts_with("@_plural_importer_"))
+                && e["content"]["body"] == "hello from the import"
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_attachment_captioned() {
+    let env = TestEnv::start("import-e2ee").await;
+    let (owner, _observer, room) = encrypted_owner_and_observer(&env, "cryptimporter", "cryptimportwatch").await;
+    let room_id = room_id_of(&room);
+    let config = AttachmentConfig::new().caption(Some(TextMessageEventContent::plain("pk;import")));
+    let sent = room.send_attachment("system.json", &mime::APPLICATION_JSON, export(), config).await.unwrap();
+    let reply = owner.reply_to(&env, &room_id, sent.event_id.as_str()).await;
+    let body = reply["content"]["body"].as_str().unwrap_or_default();
+    assert!(body.contains("59 member(s) created"), "{reply}");
+    imported_system_is_there(&env, &owner, &room_id).await;
+}
