@@ -105,9 +105,9 @@ impl Db {
         Ok(())
     }
 
-    /// Member IDs of a group, in member creation order.
+    /// Member IDs of a group, in the order they were added (or imported).
     pub async fn group_member_ids(&self, group_id: i64) -> DbResult<Vec<i64>> {
-        Ok(sqlx::query_scalar("SELECT member_id FROM group_members WHERE group_id = $1 ORDER BY member_id")
+        Ok(sqlx::query_scalar("SELECT member_id FROM group_members WHERE group_id = $1 ORDER BY position, member_id")
             .bind(group_id)
             .fetch_all(self.pool())
             .await?)
@@ -126,7 +126,8 @@ impl Db {
     pub async fn set_group_membership(&self, pairs: &[(i64, i64)], member_of: bool) -> DbResult<u64> {
         let mut tx = self.write_tx().await?;
         let sql = if member_of {
-            "INSERT INTO group_members (group_id, member_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+            "INSERT INTO group_members (group_id, member_id, position) VALUES ($1, $2, \
+             (SELECT COALESCE(MAX(position), 0) + 1 FROM group_members WHERE group_id = $1)) ON CONFLICT DO NOTHING"
         } else {
             "DELETE FROM group_members WHERE group_id = $1 AND member_id = $2"
         };

@@ -33,6 +33,19 @@ fn keepable_id(id: Option<&str>) -> Option<String> {
     ((5..=6).contains(&id.len()) && id.chars().all(|c| c.is_ascii_lowercase())).then_some(id)
 }
 
+/// The `created` text as it came (microseconds and all), kept for export.
+fn keep_created(extra: &mut serde_json::Map<String, Value>, created: Option<&str>) {
+    if let Some(c) = created {
+        extra.insert("created".to_owned(), Value::from(c));
+    }
+}
+
+fn with_created(extra: &serde_json::Map<String, Value>, created: Option<&str>) -> serde_json::Map<String, Value> {
+    let mut extra = extra.clone();
+    keep_created(&mut extra, created);
+    extra
+}
+
 fn ms(created: Option<&str>, fallback: i64) -> i64 {
     created.and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok()).map_or(fallback, |t| t.timestamp_millis())
 }
@@ -78,15 +91,26 @@ impl Db {
             Some(id) => id,
             None => {
                 summary.system_created = true;
-                insert_system_in(&mut tx, owner, slug_source, export.name.as_deref(), Some(cause), now).await?
+                let id =
+                    insert_system_in(&mut tx, owner, slug_source, export.name.as_deref(), Some(cause), now).await?;
+                // A new system keeps the file's ID where no other system has it.
+                if let Some(pk) = keepable_id(export.id.as_deref()) {
+                    sqlx::query("UPDATE systems SET short_id = $1 WHERE id = $2 AND NOT EXISTS (SELECT 1 FROM systems WHERE short_id = $1)")
+                        .bind(pk)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                id
             }
         };
         summary.system_id = system_id;
         let mut extra = export.extra.clone();
         extra.insert("switches".to_owned(), serde_json::to_value(&export.switches).unwrap_or(json!([])));
+        keep_created(&mut extra, export.created.as_deref());
         sqlx::query(
             "UPDATE systems SET name = $1, description = $2, tag = $3, pronouns = $4, avatar_url = $5, banner_url = $6, \
-             color = $7, import_extra = $8 WHERE id = $9",
+             color = $7, import_extra = $8, created_at = $9 WHERE id = $10",
         )
         .bind(&export.name)
         .bind(&export.description)
@@ -96,6 +120,7 @@ impl Db {
         .bind(&export.banner)
         .bind(&export.color)
         .bind(Value::Object(extra).to_string())
+        .bind(ms(export.created.as_deref(), now))
         .bind(system_id)
         .execute(&mut *tx)
         .await?;
@@ -189,7 +214,7 @@ impl Db {
         .bind(m.autoproxy_enabled.unwrap_or(true))
         .bind(m.message_count.unwrap_or(0))
         .bind(ms(m.created.as_deref(), now))
-        .bind(Value::Object(m.extra.clone()).to_string())
+        .bind(Value::Object(with_created(&m.extra, m.created.as_deref())).to_string())
         .bind(id)
         .execute(&mut **tx)
         .await?;
@@ -269,17 +294,20 @@ async fn import_group(
     .bind(&g.banner)
     .bind(&g.color)
     .bind(ms(g.created.as_deref(), now))
-    .bind(Value::Object(g.extra.clone()).to_string())
+    .bind(Value::Object(with_created(&g.extra, g.created.as_deref())).to_string())
     .bind(id)
     .execute(&mut **tx)
     .await?;
     sqlx::query("DELETE FROM group_members WHERE group_id = $1").bind(id).execute(&mut **tx).await?;
-    for member in g.members.iter().filter_map(|pk| members.get(pk)) {
-        sqlx::query("INSERT INTO group_members (group_id, member_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(id)
-            .bind(member)
-            .execute(&mut **tx)
-            .await?;
+    for (position, member) in g.members.iter().filter_map(|pk| members.get(pk)).enumerate() {
+        sqlx::query(
+            "INSERT INTO group_members (group_id, member_id, position) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(id)
+        .bind(member)
+        .bind(position as i64)
+        .execute(&mut **tx)
+        .await?;
     }
     set_privacy_in::<GroupSubject>(tx, "groups", id, g.privacy.as_ref()).await?;
     Ok((id, created))

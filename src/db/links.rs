@@ -96,7 +96,6 @@ impl Db {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::db::{now_ms, test_db};
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 
 mod crypto;
 mod deletion;
+mod export;
 mod ghosts;
 mod groups;
 mod import;
