@@ -6,9 +6,14 @@
 
 mod support;
 
+use std::time::{Duration, Instant};
+
 use matrix_sdk::{
     attachment::AttachmentConfig,
-    ruma::{RoomId, events::room::message::TextMessageEventContent},
+    ruma::{
+        OwnedRoomId, RoomId,
+        events::room::message::{FileMessageEventContent, TextMessageEventContent},
+    },
 };
 use serde_json::json;
 use support::*;
@@ -32,6 +37,38 @@ async fn reply_import(env: &TestEnv, user: &User, room_id: &RoomId, file_event: 
     let id = user.send(room_id, content).await;
     let reply = user.reply_to(env, room_id, id.as_str()).await;
     reply["content"]["body"].as_str().unwrap_or_default().to_owned()
+}
+
+/// `pk;export` in `room_id`; the test client joins the direct chat the bot invites it to,
+/// downloads `system.json` (decrypting it where the chat is encrypted) and compares it with
+/// the file it imported: the same, field by field.
+async fn export_matches_the_import(env: &TestEnv, user: &User, room_id: &RoomId) {
+    let reply = user.command(env, room_id, "pk;export").await;
+    assert!(reply.contains("direct chat"), "{reply}");
+    let deadline = Instant::now() + WAIT;
+    let dm: OwnedRoomId = loop {
+        user.sync().await;
+        if let Some(room) = user.client.invited_rooms().first() {
+            break room.room_id().to_owned();
+        }
+        assert!(Instant::now() < deadline, "no invite to a direct chat");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    user.join(&dm).await;
+    let file = user
+        .wait_for(&dm, "the export file", |e| {
+            e["content"]["msgtype"] == "m.file" && e["content"]["body"] == "system.json"
+        })
+        .await;
+    // The direct chat is encrypted (encryption is on), so the file is an encrypted attachment.
+    assert!(file["content"]["file"]["key"].is_object() && file["content"].get("url").is_none(), "{file}");
+    let content: FileMessageEventContent = serde_json::from_value(file["content"].clone()).unwrap();
+    let bytes = user.client.media().get_file(&content, false).await.unwrap().expect("the file");
+    let exported: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let original: serde_json::Value = serde_json::from_slice(&export()).unwrap();
+    assert_eq!(exported["members"], original["members"]);
+    assert_eq!(exported["groups"], original["groups"]);
+    assert_eq!(exported, original, "the whole export");
 }
 
 async fn imported_system_is_there(env: &TestEnv, user: &User, room_id: &RoomId) {
@@ -69,6 +106,7 @@ async fn a_plain_file_replied_to() {
     let reply = reply_import(&env, &owner, &room_id, &file).await;
     assert!(reply.contains("59 member(s) created") && reply.contains("11 group(s) created"), "{reply}");
     imported_system_is_there(&env, &owner, &room_id).await;
+    export_matches_the_import(&env, &owner, &room_id).await;
     // Again: matched by ID, nothing doubled.
     let reply = reply_import(&env, &owner, &room_id, &file).await;
     assert!(reply.contains("0 member(s) created, 59 updated"), "{reply}");
@@ -93,4 +131,5 @@ async fn an_encrypted_attachment_captioned() {
     let body = reply["content"]["body"].as_str().unwrap_or_default();
     assert!(body.contains("59 member(s) created"), "{reply}");
     imported_system_is_there(&env, &owner, &room_id).await;
+    export_matches_the_import(&env, &owner, &room_id).await;
 }

@@ -4,9 +4,13 @@
 
 use std::io::Read;
 
-use matrix_sdk_crypto::{AttachmentDecryptor, MediaEncryptionInfo};
-use ruma::{MxcUri, api::client::authenticated_media::get_content, events::room::EncryptedFile};
-use serde_json::Value;
+use matrix_sdk_crypto::{AttachmentDecryptor, AttachmentEncryptor, MediaEncryptionInfo};
+use ruma::{
+    MxcUri, RoomId,
+    api::client::{authenticated_media::get_content, media::create_content},
+    events::room::EncryptedFile,
+};
+use serde_json::{Value, json};
 
 use super::{Bridge, BridgeResult};
 use crate::core::message::Content;
@@ -15,6 +19,48 @@ use crate::core::message::Content;
 pub const MAX_FILE_BYTES: usize = 32 * 1024 * 1024;
 
 impl Bridge {
+    /// Uploads `data` as the bot and returns the `m.file` content for `room`: encrypted (with
+    /// matrix-sdk-crypto's attachment encryption) where the room is, plain elsewhere.
+    pub(super) async fn file_content(
+        &self,
+        room: &RoomId,
+        filename: &str,
+        mimetype: &str,
+        data: Vec<u8>,
+    ) -> BridgeResult<Content> {
+        let size = data.len();
+        let encrypted = match &self.crypto {
+            Some(crypto) => crypto.is_encrypted(&self.settings.bot, room).await?,
+            None => false,
+        };
+        let (upload, info) = if encrypted {
+            let mut reader = std::io::Cursor::new(data);
+            let mut encryptor = AttachmentEncryptor::new(&mut reader);
+            let mut ciphertext = Vec::new();
+            encryptor
+                .read_to_end(&mut ciphertext)
+                .map_err(|e| super::BridgeError::Invalid(format!("encrypting the file: {e}")))?;
+            (ciphertext, Some(encryptor.finish()))
+        } else {
+            (data, None)
+        };
+        let mut req = create_content::v3::Request::new(upload);
+        req.filename = Some(filename.to_owned());
+        req.content_type = Some(if info.is_some() { "application/octet-stream" } else { mimetype }.to_owned());
+        let uri = self.hs.send(req, Some(&self.settings.bot)).await?.content_uri;
+        let mut content = json!({"msgtype": "m.file", "body": filename, "filename": filename,
+                                 "info": {"mimetype": mimetype, "size": size}, "m.mentions": {}});
+        match info {
+            Some(info) => {
+                let mut file = serde_json::to_value(&info).unwrap_or_default();
+                file["url"] = json!(uri);
+                content["file"] = file;
+            }
+            None => content["url"] = json!(uri),
+        }
+        Ok(content.as_object().cloned().unwrap_or_default())
+    }
+
     /// The attachment of a message, decrypted where it is encrypted. `Ok(Err(why))` when the
     /// message has no usable file (the reason is for the user).
     pub(super) async fn download_attachment(&self, content: &Content) -> BridgeResult<Result<Vec<u8>, String>> {

@@ -3,6 +3,7 @@
 
 mod autoproxy;
 mod confirm;
+mod export;
 mod fields;
 mod groups;
 mod import;
@@ -85,6 +86,10 @@ impl Bridge {
                 Some(system) => self.group_command(event, system, cmd).await,
             },
             Command::Import => self.import(event, system.as_ref()).await,
+            Command::Export => match system {
+                None => Ok(NO_SYSTEM.to_owned()),
+                Some(system) => self.export(event, &system).await,
+            },
             Command::Link { target } => match system {
                 None => Ok(NO_SYSTEM.to_owned()),
                 Some(system) => self.link(event, &system, &target).await,

@@ -30,6 +30,8 @@ pub enum Command {
     System(SystemCommand),
     Member(MemberCommand),
     Group(GroupCommand),
+    /// `pk;export`: the system as a PluralKit export in the sender's direct chat.
+    Export,
     /// `pk;import`: the file is the message's own attachment or the replied-to message's.
     Import,
     /// `pk;link <user>`: ask `user` to join the sender's system.
@@ -109,6 +111,7 @@ fn parse_command(input: &str) -> Result<Command, ParseError> {
         Some(Verb::Member) => member::parse(&args).map(Command::Member),
         Some(Verb::Group) => group::parse(&args).map(Command::Group),
         Some(Verb::Import) => Ok(Command::Import),
+        Some(Verb::Export) => Ok(Command::Export),
         Some(Verb::Link) => match args.text(1) {
             Some(target) if args.len() == 2 => Ok(Command::Link { target }),
             _ => Err(usage("Usage: `pk;link @user:server` (the account to link)")),
