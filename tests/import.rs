@@ -133,3 +133,27 @@ async fn an_encrypted_attachment_captioned() {
     imported_system_is_there(&env, &owner, &room_id).await;
     export_matches_the_import(&env, &owner, &room_id).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tupperbox_export() {
+    let env = TestEnv::start("import-tb").await;
+    let owner = env.user("tupperer").await;
+    let room = owner.create_room(&env, &[]).await;
+    let room_id = room_id_of(&room);
+    let file = json!({
+        "tuppers": [
+            {"id": 1, "name": "Ann", "brackets": ["a:", ""], "posts": 3, "show_brackets": false, "tag": "| Us", "group_id": 9},
+            {"id": 2, "name": "Bea", "brackets": ["[", "]"], "tag": "| Us", "group_id": null}
+        ],
+        "groups": [{"id": 9, "name": "Front", "description": null}]
+    });
+    let posted = post_file(&owner, &room_id, file.to_string().into_bytes()).await;
+    let reply = reply_import(&env, &owner, &room_id, &posted).await;
+    assert!(reply.contains("2 member(s) created") && reply.contains("1 group(s) created"), "{reply}");
+    let list = owner.command(&env, &room_id, "pk;system list").await;
+    assert!(list.contains("Ann") && list.contains("`[text]`"), "{list}");
+    let tag = owner.command(&env, &room_id, "pk;system tag").await;
+    assert!(tag.contains("| Us"), "{tag}");
+    let groups = owner.command(&env, &room_id, "pk;member ann groups").await;
+    assert!(groups.contains("Front"), "{groups}");
+}

@@ -8,7 +8,10 @@ use tracing::info;
 
 use super::super::{Bridge, BridgeResult, RoomEvent};
 use crate::{
-    core::{exchange::pluralkit, replies::md},
+    core::{
+        exchange::{self, Format, pluralkit},
+        replies::md,
+    },
     db::{DbError, System, now_ms},
 };
 
@@ -39,8 +42,8 @@ impl Bridge {
             Ok(bytes) => bytes,
             Err(why) => return Ok(format!("❌ {why}")),
         };
-        let export = match pluralkit::parse(&bytes) {
-            Ok(export) => export,
+        let (export, format) = match exchange::parse_any(&bytes) {
+            Ok(read) => read,
             Err(e) => return Ok(format!("❌ {e}")),
         };
         let limits = (self.settings.max_members, self.settings.max_groups);
@@ -60,7 +63,10 @@ impl Bridge {
             updated = summary.members_updated,
             "imported"
         );
-        let name = export.name.as_deref().unwrap_or("your system");
+        let name = export.name.as_deref().unwrap_or(match format {
+            Format::PluralKit => "your system",
+            Format::Tupperbox => "your tuppers",
+        });
         Ok(format!(
             "✅ Imported **{}**{}: {} member(s) created, {} updated; {} group(s) created, {} updated. See `pk;system list`.",
             md(name),
