@@ -157,3 +157,48 @@ async fn a_tupperbox_export() {
     let groups = owner.command(&env, &room_id, "pk;member ann groups").await;
     assert!(groups.contains("Front"), "{groups}");
 }
+
+/// A PluralKit export with `n` members (tags, descriptions, privacy) and `n / 10` groups.
+fn generated_export(n: usize) -> Vec<u8> {
+    let members: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            let id: String = (0..5).map(|k| char::from(b'a' + ((i / 26usize.pow(k)) % 26) as u8)).collect();
+            json!({"id": id, "name": format!("Member {i}"),
+                   "display_name": format!("M{i}"), "color": "00aaff", "birthday": "2000-01-01", "pronouns": "they/them",
+                   "description": "x".repeat(500), "proxy_tags": [{"prefix": format!("m{i}:"), "suffix": null}],
+                   "privacy": {"visibility": "public", "name_privacy": "private"}})
+        })
+        .collect();
+    let groups: Vec<serde_json::Value> = (0..n / 10)
+        .map(|g| json!({"name": format!("Group {g}"), "members": [], "privacy": {"list_privacy": "private"}}))
+        .collect();
+    json!({"version": 2, "name": "Generated", "members": members, "groups": groups, "switches": []})
+        .to_string()
+        .into_bytes()
+}
+
+/// Import timings (not a pass/fail figure): the shared export and a generated 1,000-member
+/// export, from sending `pk;import` to the bot's answer, 3 rounds each, median printed.
+/// `scripts/test.sh --release --test import -- --ignored --nocapture import_timing`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "timing figures: run with --ignored --nocapture"]
+async fn import_timing() {
+    for (label, data) in
+        [("shared export (59 members)", export()), ("generated (1,000 members)", generated_export(1000))]
+    {
+        let mut times = Vec::new();
+        for round in 0..3 {
+            let env = TestEnv::start("import-timing").await;
+            let owner = env.user(&format!("timer{round}")).await;
+            let room = owner.create_room(&env, &[]).await;
+            let room_id = room_id_of(&room);
+            let posted = post_file(&owner, &room_id, data.clone()).await;
+            let started = Instant::now();
+            let reply = reply_import(&env, &owner, &room_id, &posted).await;
+            times.push(started.elapsed());
+            assert!(reply.contains("member(s) created"), "{reply}");
+        }
+        times.sort();
+        println!("import of the {label}: median {:?} (runs {times:?})", times[1]);
+    }
+}
