@@ -7,7 +7,10 @@
 
 mod support;
 
-use matrix_sdk::ruma::RoomId;
+use matrix_sdk::{
+    attachment::AttachmentConfig,
+    ruma::{RoomId, events::room::message::TextMessageEventContent},
+};
 use serde_json::Value;
 use support::*;
 
@@ -62,6 +65,29 @@ async fn every_field(env: &TestEnv, owner: &User, room_id: &RoomId) {
     let reply = owner.command(env, room_id, &long).await;
     assert!(reply.starts_with('❌') && reply.contains("1000"), "{reply}");
     ok(env, owner, room_id, "pk;m alice colour", "#ff8800").await;
+
+    // An image captioned with the command sets the avatar (in an encrypted room the image is
+    // encrypted, and the bot uploads it again in the clear); the ghost shows it.
+    let png = b"\x89PNG\r\n\x1a\n not really an image, but bytes".to_vec();
+    let caption = TextMessageEventContent::plain("pk;member alice avatar");
+    let config = AttachmentConfig::new().caption(Some(caption));
+    let sent = owner.room(room_id).send_attachment("a.png", &mime::IMAGE_PNG, png, config).await.unwrap();
+    let reply = owner.reply_to(env, room_id, sent.event_id.as_str()).await;
+    let body = reply["content"]["body"].as_str().unwrap_or_default();
+    assert!(body.starts_with('✅') && body.contains("mxc://"), "{body}");
+    let avatar: String = body[body.find("mxc://").unwrap()..].chars().take_while(|c| *c != '`').collect();
+    let ghost = env.ghost(owner.user_id.localpart(), "alice");
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let url = format!("{}/_matrix/client/v3/profile/{ghost}", env.hs_url);
+        let profile: Value =
+            serde_json::from_slice(&reqwest::get(url).await.unwrap().bytes().await.unwrap()).unwrap_or_default();
+        if profile["avatar_url"] == avatar.as_str() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the ghost's avatar is {profile}, not {avatar}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -61,6 +61,13 @@ impl Bridge {
         Ok(content.as_object().cloned().unwrap_or_default())
     }
 
+    /// Uploads `data` unencrypted as the bot; returns its `mxc://` URI.
+    pub(super) async fn upload_plain(&self, data: Vec<u8>, mimetype: &str) -> BridgeResult<String> {
+        let mut req = create_content::v3::Request::new(data);
+        req.content_type = Some(mimetype.to_owned());
+        Ok(self.hs.send(req, Some(&self.settings.bot)).await?.content_uri.to_string())
+    }
+
     /// The attachment of a message, decrypted where it is encrypted. `Ok(Err(why))` when the
     /// message has no usable file (the reason is for the user).
     pub(super) async fn download_attachment(&self, content: &Content) -> BridgeResult<Result<Vec<u8>, String>> {

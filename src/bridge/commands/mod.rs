@@ -6,6 +6,7 @@ mod confirm;
 mod export;
 mod fields;
 mod groups;
+mod images;
 mod import;
 mod links;
 mod member;
@@ -42,7 +43,10 @@ impl Bridge {
             return Ok(true);
         }
         let answer = match parsed {
-            Ok(cmd) => self.run_command(event, cmd).await?,
+            Ok(cmd) => {
+                let cmd = self.with_image_argument(event, cmd).await?;
+                self.run_command(event, cmd).await?
+            }
             Err(e) => format!("❌ {}", e.0),
         };
         // Texts are written with `pk;`; show the configured prefix instead. (A name that itself
