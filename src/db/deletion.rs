@@ -3,7 +3,7 @@
 //! retired ghosts' user IDs (with their slugs), so their accounts are never handed to anyone
 //! else, without the names and avatars they showed.
 
-use super::{Db, DbResult};
+use super::{Db, DbResult, systems::record_answer_in};
 
 impl Db {
     /// The user IDs of every ghost the system ever had (current and retired members).
@@ -36,15 +36,7 @@ impl Db {
         ] {
             sqlx::query(sqlx::AssertSqlSafe(sql)).bind(system_id).execute(&mut *tx).await?;
         }
-        sqlx::query(
-            "INSERT INTO command_results (event_id, reply, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (event_id) DO NOTHING",
-        )
-        .bind(event_id)
-        .bind(answer)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        record_answer_in(&mut tx, event_id, answer, now).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -2,9 +2,9 @@
 
 use super::{
     Db, DbResult,
-    systems::{Tx, random_u32, record_answer_in},
+    systems::{Tx, free_short_id_in, record_answer_in},
 };
-use crate::core::{ids::short_id, profile::GroupField};
+use crate::core::profile::GroupField;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct Group {
@@ -43,16 +43,7 @@ impl Db {
             return Ok(made);
         }
         let mut tx = self.write_tx().await?;
-        let short = loop {
-            let candidate = short_id(random_u32);
-            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM groups WHERE short_id = $1")
-                .bind(&candidate)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if exists.is_none() {
-                break candidate;
-            }
-        };
+        let short = free_short_id_in(&mut tx, "groups", None).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO groups (system_id, short_id, name, created_at, created_by_event) VALUES ($1, $2, $3, $4, $5) \
              RETURNING id",

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::{
     Db, DbError, DbResult,
-    systems::{Tx, insert_member_in, insert_system_in},
+    systems::{Tx, free_short_id_in, insert_member_in, insert_system_in},
 };
 use crate::core::{
     exchange::pluralkit::{Export, ExportGroup, ExportMember},
@@ -259,19 +259,7 @@ async fn import_group(
     let id = match found {
         Some(id) => id,
         None => {
-            let free = match &pk {
-                Some(pk) => sqlx::query_scalar::<_, i64>("SELECT 1 FROM groups WHERE short_id = $1")
-                    .bind(pk)
-                    .fetch_optional(&mut **tx)
-                    .await?
-                    .is_none(),
-                None => false,
-            };
-            let short = if free {
-                pk.clone().unwrap_or_default()
-            } else {
-                crate::core::ids::short_id(super::systems::random_u32)
-            };
+            let short = free_short_id_in(tx, "groups", pk.as_deref()).await?;
             sqlx::query_scalar(
                 "INSERT INTO groups (system_id, short_id, name, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
             )

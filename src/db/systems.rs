@@ -478,16 +478,7 @@ pub(super) async fn insert_system_in(
     .fetch_all(&mut **tx)
     .await?;
     let slug = unique_slug(&base, |s| taken.iter().any(|t| t == s));
-    let short = loop {
-        let candidate = short_id(random_u32);
-        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM systems WHERE short_id = $1")
-            .bind(&candidate)
-            .fetch_optional(&mut **tx)
-            .await?;
-        if exists.is_none() {
-            break candidate;
-        }
-    };
+    let short = free_short_id_in(tx, "systems", None).await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO systems (short_id, slug, name, created_at, created_by_event) VALUES ($1, $2, $3, $4, $5) \
              RETURNING id",
@@ -536,17 +527,7 @@ pub(super) async fn insert_member_in(
     .fetch_all(&mut **tx)
     .await?;
     let slug = unique_slug(&base, |s| taken.iter().chain(&retired).any(|t| t == s));
-    let mut preferred = preferred_short.map(str::to_owned);
-    let short = loop {
-        let candidate = preferred.take().unwrap_or_else(|| short_id(random_u32));
-        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM members WHERE short_id = $1")
-            .bind(&candidate)
-            .fetch_optional(&mut **tx)
-            .await?;
-        if exists.is_none() {
-            break candidate;
-        }
-    };
+    let short = free_short_id_in(tx, "members", preferred_short).await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO members (system_id, short_id, slug, name, created_at, created_by_event) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -560,4 +541,18 @@ pub(super) async fn insert_member_in(
     .fetch_one(&mut **tx)
     .await?;
     Ok(id)
+}
+
+/// A short ID no row of `table` has: `preferred` if it is free, else a fresh random one.
+pub(super) async fn free_short_id_in(tx: &mut Tx, table: &'static str, preferred: Option<&str>) -> DbResult<String> {
+    let sql = format!("SELECT 1 FROM {table} WHERE short_id = $1");
+    let mut preferred = preferred.map(str::to_owned);
+    loop {
+        let candidate = preferred.take().unwrap_or_else(|| short_id(random_u32));
+        let exists: Option<i64> =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).bind(&candidate).fetch_optional(&mut **tx).await?;
+        if exists.is_none() {
+            return Ok(candidate);
+        }
+    }
 }
