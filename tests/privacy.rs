@@ -74,6 +74,10 @@ async fn privacy_flow(env: &TestEnv, owner: &User, other: &User, room_id: &RoomI
     says(env, owner, room_id, "pk;member alice", &["Alice", "May 27"], &[]).await;
     says(env, owner, room_id, &format!("pk;group {desk}"), &["Members (2)", "Alice", "Bea"], &[]).await;
     says(env, owner, room_id, "pk;system", &["Our secret base", "Members:"], &[]).await;
+    // `-public` shows the owner what others see.
+    says(env, owner, room_id, "pk;member alice -public", &["### Al", "she/her"], &["Alice", "May 27"]).await;
+    says(env, owner, room_id, "pk;member bea -public", &["don't see this at all"], &[]).await;
+    says(env, owner, room_id, "pk;system -public", &["Test System"], &["Our secret base", "Members:"]).await;
     // And can open it all again.
     owner.command(env, room_id, "pk;member alice privacy all public").await;
     says(env, other, room_id, &format!("pk;member {alice}"), &["Alice", "May 27"], &[]).await;

@@ -102,6 +102,10 @@ impl Bridge {
                 None => Ok(NO_SYSTEM.to_owned()),
                 Some(system) => self.unlink(event, &system, target.as_deref()).await,
             },
+            Command::PublicView(card) => match system {
+                None => Ok(NO_SYSTEM.to_owned()),
+                Some(system) => self.public_view(&system, *card).await,
+            },
             Command::Autoproxy(arg) => match system {
                 None => Ok(NO_SYSTEM.to_owned()),
                 Some(system) => self.autoproxy_command(system, arg).await,

@@ -4,6 +4,7 @@
 use super::super::{Bridge, BridgeResult};
 use crate::{
     core::{
+        commands::{Command, GroupCommand, MemberCommand},
         privacy::{GroupSubject, Level, MemberSubject, Subject, SystemSubject, Target, Viewer, name_for, shown},
         replies::{self, MemberCard, Profile, SystemCard, code, md},
     },
@@ -66,6 +67,32 @@ impl Bridge {
     ) -> BridgeResult<String> {
         let whose = format!("the group **{}**", md(&group.name));
         self.privacy_command(PrivacyOf::Group(group.id), &whose, change).await
+    }
+
+    /// `-public`: one of the owner's cards as anybody else sees it.
+    pub(super) async fn public_view(&self, system: &System, card: Command) -> BridgeResult<String> {
+        const HIDDEN: &str = "Others don't see this at all (its visibility is private).";
+        match card {
+            Command::Member(MemberCommand::Show { member }) => match self.db.find_member(system.id, &member).await? {
+                Some(m) if self.member_visible(&m, Viewer::Other).await? => {
+                    self.member_card(&m, system, Viewer::Other).await
+                }
+                Some(_) => Ok(HIDDEN.to_owned()),
+                None => Ok(format!("❌ No member {} in your system.", code(&member))),
+            },
+            Command::Group(GroupCommand::Show { group }) => match self.db.find_group(system.id, &group).await? {
+                Some(g) => {
+                    let p = self.db.privacy::<GroupSubject>(PrivacyOf::Group(g.id)).await?;
+                    if p.get(GroupSubject::Visibility).shows_to(Viewer::Other) {
+                        self.group_card(&g, Viewer::Other).await
+                    } else {
+                        Ok(HIDDEN.to_owned())
+                    }
+                }
+                None => Ok(format!("❌ No group {} in your system.", code(&group))),
+            },
+            _ => self.system_card(system, Viewer::Other).await,
+        }
     }
 
     /// The system's card as `viewer` may see it; linked accounts and autoproxy only to the

@@ -42,6 +42,9 @@ pub enum Command {
     Unlink {
         target: Option<String>,
     },
+    /// A card shown to its owner the way others see it (`-public` on `pk;system`,
+    /// `pk;member <m>`, `pk;group <g>`).
+    PublicView(Box<Command>),
     /// `pk;autoproxy` with no argument shows the current mode.
     Autoproxy(Option<AutoproxyArg>),
 }
@@ -91,7 +94,39 @@ pub fn parse(text: &str, prefix: &str) -> Option<Result<Command, ParseError>> {
     Some(parse_command(rest.trim_end()))
 }
 
+/// Removes the view flags (`-public`, `-private`) from a command line; says whether the public
+/// view was asked for (the private one is the owner's default).
+fn take_view_flags(input: &str) -> (String, bool) {
+    let mut out = String::with_capacity(input.len());
+    let mut public = false;
+    let mut pos = 0;
+    for token in args::tokenize(input) {
+        let flag = token.text.to_lowercase();
+        let is_public = matches!(flag.as_str(), "-public" | "-pub");
+        if (is_public || matches!(flag.as_str(), "-private" | "-priv")) && input[token.start..].starts_with(&token.text)
+        {
+            public |= is_public;
+            out.push_str(&input[pos..token.start]);
+            pos = token.start + token.text.len();
+        }
+    }
+    out.push_str(&input[pos..]);
+    (out.trim().to_owned(), public)
+}
+
 fn parse_command(input: &str) -> Result<Command, ParseError> {
+    let (input, public) = take_view_flags(input);
+    let cmd = parse_words(&input)?;
+    let is_card = matches!(
+        cmd,
+        Command::System(SystemCommand::Show)
+            | Command::Member(MemberCommand::Show { .. })
+            | Command::Group(GroupCommand::Show { .. })
+    );
+    Ok(if public && is_card { Command::PublicView(Box::new(cmd)) } else { cmd })
+}
+
+fn parse_words(input: &str) -> Result<Command, ParseError> {
     let args = Args::new(input);
     let Some(head) = args.word(0) else {
         return Ok(Command::Help);

@@ -279,3 +279,20 @@ fn privacy_commands() {
     assert!(err.0.contains("`birthday`"), "{err}");
     assert!(p("pk;m alice privacy name").is_err());
 }
+
+#[test]
+fn view_flags() {
+    assert_eq!(ok("pk;system -public"), Command::PublicView(Box::new(Command::System(SystemCommand::Show))));
+    assert_eq!(
+        ok("pk;member -pub alice"),
+        Command::PublicView(Box::new(Command::Member(MemberCommand::Show { member: "alice".into() })))
+    );
+    assert_eq!(ok("pk;system -private"), Command::System(SystemCommand::Show));
+    assert_eq!(
+        ok("pk;group desk -PUBLIC"),
+        Command::PublicView(Box::new(Command::Group(GroupCommand::Show { group: "desk".into() })))
+    );
+    // Only cards take it; inside quotes it is text.
+    assert_eq!(ok("pk;member new \"-public\""), Command::Member(MemberCommand::New { name: "-public".into() }));
+    assert_eq!(ok("pk;member new Pub -public"), Command::Member(MemberCommand::New { name: "Pub".into() }));
+}
