@@ -22,6 +22,21 @@ async fn ok(env: &TestEnv, user: &User, room_id: &RoomId, command: &str, expect:
     reply
 }
 
+/// Waits until the ghost's public profile shows `value` in `field`.
+async fn ghost_shows(env: &TestEnv, ghost: &matrix_sdk::ruma::UserId, field: &str, value: &str) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let url = format!("{}/_matrix/client/v3/profile/{ghost}", env.hs_url);
+        let body = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+        let profile: Value = serde_json::from_slice(&body).unwrap_or_default();
+        if profile[field] == value {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "the ghost's {field} is {profile}, not {value}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 /// Every field, from the owner's side, in `room_id` (plain or encrypted).
 async fn every_field(env: &TestEnv, owner: &User, room_id: &RoomId) {
     system_with_alice(env, owner, room_id).await;
@@ -77,17 +92,14 @@ async fn every_field(env: &TestEnv, owner: &User, room_id: &RoomId) {
     assert!(body.starts_with('✅') && body.contains("mxc://"), "{body}");
     let avatar: String = body[body.find("mxc://").unwrap()..].chars().take_while(|c| *c != '`').collect();
     let ghost = env.ghost(owner.user_id.localpart(), "alice");
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let url = format!("{}/_matrix/client/v3/profile/{ghost}", env.hs_url);
-        let profile: Value =
-            serde_json::from_slice(&reqwest::get(url).await.unwrap().bytes().await.unwrap()).unwrap_or_default();
-        if profile["avatar_url"] == avatar.as_str() {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the ghost's avatar is {profile}, not {avatar}");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    ghost_shows(env, &ghost, "avatar_url", &avatar).await;
+
+    // The name format renames the member accounts.
+    ok(env, owner, room_id, "pk;system tag 🌸", "🌸").await;
+    ghost_shows(env, &ghost, "displayname", "Alice 🌸").await;
+    ok(env, owner, room_id, "pk;config name format {tag} {name}", "🌸 Alice").await;
+    ghost_shows(env, &ghost, "displayname", "🌸 Alice").await;
+    ok(env, owner, room_id, "pk;config", "{tag} {name}").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

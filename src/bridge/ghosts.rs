@@ -21,13 +21,12 @@ use crate::{
     db::{Member, System, now_ms},
 };
 
-/// The display name a member's ghost carries: `<display name or name> <system tag>`.
+/// The display name a member's ghost carries: the system's name format (default
+/// `{name} {tag}`) with the display name (or name) and the system tag.
 pub fn ghost_display_name(member: &Member, system: &System) -> String {
     let name = member.display_name.as_deref().unwrap_or(&member.name);
-    match system.tag.as_deref().filter(|t| !t.is_empty()) {
-        Some(tag) => format!("{name} {tag}"),
-        None => name.to_owned(),
-    }
+    let tag = system.tag.as_deref().filter(|t| !t.is_empty());
+    crate::core::profile::format_name(system.name_format.as_deref(), name, tag)
 }
 
 impl Bridge {

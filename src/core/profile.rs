@@ -75,6 +75,18 @@ impl GroupField {
     }
 }
 
+/// The display-name format when none is set: the name, then the tag.
+pub const DEFAULT_NAME_FORMAT: &str = "{name} {tag}";
+
+/// A ghost's display name from `format` (`{name}`, `{tag}`): without a tag, `{tag}` is
+/// empty and the spaces it leaves are trimmed (as PluralKit does).
+pub fn format_name(format: Option<&str>, name: &str, tag: Option<&str>) -> String {
+    let format = format.filter(|f| !f.trim().is_empty()).unwrap_or(DEFAULT_NAME_FORMAT);
+    let out = format.replace("{name}", name).replace("{tag}", tag.unwrap_or(""));
+    let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    if out.is_empty() { name.to_owned() } else { out }
+}
+
 /// The kind of value a field holds, which decides how it is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -306,6 +318,16 @@ mod tests {
         assert_eq!(bday(""), None);
         assert_eq!(show_birthday("0004-05-27"), "May 27");
         assert_eq!(show_birthday("2000-05-27"), "May 27, 2000");
+    }
+
+    #[test]
+    fn name_formats() {
+        assert_eq!(format_name(None, "Alice", Some("| Us")), "Alice | Us");
+        assert_eq!(format_name(None, "Alice", None), "Alice");
+        assert_eq!(format_name(Some("{tag} {name}"), "Alice", Some("🌸")), "🌸 Alice");
+        assert_eq!(format_name(Some("[{tag}] {name}"), "Alice", None), "[] Alice");
+        assert_eq!(format_name(Some("{tag}"), "Alice", None), "Alice", "never empty");
+        assert_eq!(format_name(Some("   "), "Alice", Some("x")), "Alice x");
     }
 
     #[test]

@@ -47,6 +47,16 @@ impl Db {
             extra.remove("switches").and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
         let created = created(&mut extra, created_ms);
         extra.entry("accounts").or_insert_with(|| json!([]));
+        // The name format is a setting the bridge uses: its value wins over the kept one.
+        match extra.get_mut("config").and_then(Value::as_object_mut) {
+            Some(config) => {
+                config.insert("name_format".to_owned(), json!(system.name_format));
+            }
+            None if system.name_format.is_some() => {
+                extra.insert("config".to_owned(), json!({"name_format": system.name_format}));
+            }
+            None => {}
+        }
         let mut members = Vec::new();
         for m in self.members(system.id).await? {
             members.push(self.export_member(&m).await?);
@@ -210,7 +220,7 @@ mod tests {
             "color": "ffffff", "created": "2020-05-06T07:08:09.5Z", "webhook_url": null,
             "privacy": private_all(&["name_privacy", "avatar_privacy", "description_privacy", "banner_privacy", "pronoun_privacy",
                                      "member_list_privacy", "group_list_privacy", "front_privacy", "front_history_privacy"]),
-            "config": {"timezone": "Europe/Berlin", "pings_enabled": false},
+            "config": {"timezone": "Europe/Berlin", "pings_enabled": false, "name_format": "{tag} {name}"},
             "accounts": [],
             "members": [member("memaa", "Ann"), member("membbb", "Bea")],
             "groups": [{"id": "grpaa", "uuid": "uuid-g", "name": "G", "display_name": "Gee", "description": "d", "icon": "mxc://example.org/i",
@@ -224,6 +234,7 @@ mod tests {
         let db = test_db().await;
         let summary = db.import_export("@e:x", "e", &export, "$imp", now_ms(), (1000, 250)).await.unwrap();
         let system = db.system_by_id(summary.system_id).await.unwrap().unwrap();
+        assert_eq!(system.name_format.as_deref(), Some("{tag} {name}"), "the name format is used");
         let again: Value = serde_json::from_slice(&write(&db.export_system(&system).await.unwrap())).unwrap();
         let mut differences = Vec::new();
         diff(&original, &again, "", &mut differences);

@@ -110,7 +110,7 @@ impl Db {
         keep_created(&mut extra, export.created.as_deref());
         sqlx::query(
             "UPDATE systems SET name = $1, description = $2, tag = $3, pronouns = $4, avatar_url = $5, banner_url = $6, \
-             color = $7, import_extra = $8, created_at = $9 WHERE id = $10",
+             color = $7, import_extra = $8, created_at = $9, name_format = $10 WHERE id = $11",
         )
         .bind(&export.name)
         .bind(&export.description)
@@ -121,6 +121,7 @@ impl Db {
         .bind(&export.color)
         .bind(Value::Object(extra).to_string())
         .bind(ms(export.created.as_deref(), now))
+        .bind(export.extra.get("config").and_then(|c| c.get("name_format")).and_then(Value::as_str))
         .bind(system_id)
         .execute(&mut *tx)
         .await?;

@@ -70,6 +70,15 @@ impl Db {
         Ok(())
     }
 
+    pub async fn set_name_format(&self, system_id: i64, format: Option<&str>) -> DbResult<()> {
+        sqlx::query("UPDATE systems SET name_format = $1 WHERE id = $2")
+            .bind(format)
+            .bind(system_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     pub async fn member_flag(&self, member_id: i64, flag: MemberFlag) -> DbResult<bool> {
         let sql = format!("SELECT {} FROM members WHERE id = $1", flag_column(flag));
         Ok(sqlx::query_scalar(AssertSqlSafe(sql)).bind(member_id).fetch_optional(self.pool()).await?.unwrap_or(false))

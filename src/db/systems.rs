@@ -29,6 +29,8 @@ pub struct System {
     pub color: Option<String>,
     pub avatar_url: Option<String>,
     pub banner_url: Option<String>,
+    /// How ghost display names are made (`{name}`, `{tag}`); `None` is the default.
+    pub name_format: Option<String>,
 }
 
 impl System {
@@ -68,7 +70,7 @@ pub struct Member {
     pub message_count: i64,
 }
 
-const SYSTEM_COLS: &str = "s.id, s.short_id, s.slug, s.name, s.tag, s.autoproxy_mode, s.autoproxy_member_id, s.latch_member_id, s.latch_at, s.created_by_event, s.description, s.pronouns, s.color, s.avatar_url, s.banner_url";
+const SYSTEM_COLS: &str = "s.id, s.short_id, s.slug, s.name, s.tag, s.autoproxy_mode, s.autoproxy_member_id, s.latch_member_id, s.latch_at, s.created_by_event, s.description, s.pronouns, s.color, s.avatar_url, s.banner_url, s.name_format";
 const MEMBER_COLS: &str = "id, system_id, short_id, slug, name, display_name, avatar_url, created_by_event, description, pronouns, color, birthday, banner_url, keep_proxy, allow_autoproxy, created_at, message_count";
 
 pub(super) fn random_u32() -> u32 {

@@ -2,6 +2,7 @@
 //! Every outcome, including every error, gets a reply from the bot.
 
 mod autoproxy;
+mod config;
 mod confirm;
 mod export;
 mod fields;
@@ -90,6 +91,10 @@ impl Bridge {
                 Some(system) => self.group_command(event, system, cmd).await,
             },
             Command::Import => self.import(event, system.as_ref()).await,
+            Command::Config(value) => match system {
+                None => Ok(NO_SYSTEM.to_owned()),
+                Some(system) => self.config_command(system, value).await,
+            },
             Command::Export => match system {
                 None => Ok(NO_SYSTEM.to_owned()),
                 Some(system) => self.export(event, &system).await,

@@ -30,6 +30,8 @@ pub enum Command {
     System(SystemCommand),
     Member(MemberCommand),
     Group(GroupCommand),
+    /// `pk;config` (shows the settings) and `pk;config name format [<format>|-clear]`.
+    Config(Option<FieldArg>),
     /// `pk;export`: the system as a PluralKit export in the sender's direct chat.
     Export,
     /// `pk;import`: the file is the message's own attachment or the replied-to message's.
@@ -147,6 +149,7 @@ fn parse_words(input: &str) -> Result<Command, ParseError> {
         Some(Verb::Group) => group::parse(&args).map(Command::Group),
         Some(Verb::Import) => Ok(Command::Import),
         Some(Verb::Export) => Ok(Command::Export),
+        Some(Verb::Config) => parse_config(&args),
         Some(Verb::Link) => match args.text(1) {
             Some(target) if args.len() == 2 => Ok(Command::Link { target }),
             _ => Err(usage("Usage: `pk;link @user:server` (the account to link)")),
@@ -156,6 +159,30 @@ fn parse_words(input: &str) -> Result<Command, ParseError> {
         Some(Verb::Autoproxy) => Ok(Command::Autoproxy(parse_autoproxy(&args))),
         _ => Err(ParseError(format!("Unknown command {}. Send `pk;help` for the list of commands.", code(&head)))),
     }
+}
+
+/// `pk;config [name format [<format>|-clear]]`.
+fn parse_config(args: &Args<'_>) -> Result<Command, ParseError> {
+    let (first, second) = (args.word(1), args.word(2));
+    let value_at = match (first.as_deref(), second.as_deref()) {
+        (None, _) => return Ok(Command::Config(None)),
+        (Some("name"), Some("format")) => 3,
+        (Some("nameformat" | "nf"), _) => 2,
+        _ => return Err(usage("The settings are: `pk;config name format [<format>|-clear]`.")),
+    };
+    let value = match args.rest(value_at) {
+        None => FieldArg::Show,
+        Some(v) if args::is_clear_flag(&v) => FieldArg::Clear,
+        Some(v) => {
+            let v = crate::core::profile::check(crate::core::profile::Kind::Line(100), "name format", &v)
+                .map_err(ParseError)?;
+            if !v.contains("{name}") {
+                return Err(usage("A name format needs `{name}` somewhere, like `{name} {tag}`."));
+            }
+            FieldArg::Set(v)
+        }
+    };
+    Ok(Command::Config(Some(value)))
 }
 
 /// `pk;member <member> group …` (and not `pk;member new G…`).

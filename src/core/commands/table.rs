@@ -20,6 +20,7 @@ pub enum Scope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verb {
     Help,
+    Config,
     Export,
     Import,
     Link,
@@ -83,6 +84,13 @@ pub const COMMANDS: &[Spec] = &[
     spec(R, Verb::Member, &["member", "m"], "", ""),
     spec(R, Verb::List, &["list", "l", "members", "ls", "find", "f"], "", ""),
     spec(R, Verb::Group, &["group", "g", "groups"], "", ""),
+    spec(
+        R,
+        Verb::Config,
+        &["config", "cfg"],
+        "config name format [<format>|-clear]",
+        "how member accounts are named: `{name}` and `{tag}`, default `{name} {tag}`",
+    ),
     spec(R, Verb::Export, &["export"], "export", "your system as PluralKit's `system.json`, sent to our direct chat"),
     spec(
         R,

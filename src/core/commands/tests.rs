@@ -210,6 +210,7 @@ fn every_usage_in_the_table_parses() {
             .replace("<member>…", "alice")
             .replace("[add|remove desk]", "add desk")
             .replace("[<subject>|all public|private]", "all private")
+            .replace("[<format>|-clear]", "{tag} {name}")
             .replace("<@user:server>", "@bob:x")
             .replace("[@user:server]", "@bob:x")
             .replace("[tag|-clear]", "|x");
@@ -295,4 +296,14 @@ fn view_flags() {
     // Only cards take it; inside quotes it is text.
     assert_eq!(ok("pk;member new \"-public\""), Command::Member(MemberCommand::New { name: "-public".into() }));
     assert_eq!(ok("pk;member new Pub -public"), Command::Member(MemberCommand::New { name: "Pub".into() }));
+}
+
+#[test]
+fn config_commands() {
+    assert_eq!(ok("pk;config"), Command::Config(None));
+    assert_eq!(ok("pk;config name format"), Command::Config(Some(FieldArg::Show)));
+    assert_eq!(ok("pk;cfg name format {tag} {name}"), Command::Config(Some(FieldArg::Set("{tag} {name}".into()))));
+    assert_eq!(ok("pk;config nameformat -clear"), Command::Config(Some(FieldArg::Clear)));
+    assert!(p("pk;config name format {tag}").is_err(), "needs {{name}}");
+    assert!(p("pk;config timezone UTC").is_err());
 }
