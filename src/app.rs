@@ -56,6 +56,11 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         access: config.access.policy(&config.admin.users, &config.homeserver.domain),
         max_members: config.access.max_members,
         max_groups: config.access.max_groups,
+        avatar_fetch: config.import.fetch_avatars.then(|| crate::bridge::AvatarFetch {
+            max_bytes: config.import.max_avatar_bytes,
+            timeout: std::time::Duration::from_secs(config.import.avatar_timeout_seconds),
+            allow_private: config.import.allow_private_addresses,
+        }),
     };
 
     // Local problems first, so they fail the start at once: the crypto master key.

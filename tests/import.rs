@@ -202,3 +202,103 @@ async fn import_timing() {
         println!("import of the {label}: median {:?} (runs {times:?})", times[1]);
     }
 }
+
+/// An image server on 127.0.0.1 that counts its requests (it stops with the test).
+async fn image_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let mut buf = [0u8; 2048];
+            let _ = socket.read(&mut buf).await;
+            let body = b"\x89PNG\r\n\x1a\n fake image bytes";
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = socket.write_all(head.as_bytes()).await;
+            let _ = socket.write_all(body).await;
+        }
+    });
+    (port, hits)
+}
+
+fn export_with_avatar(url: &str) -> Vec<u8> {
+    json!({"version": 2, "name": "Pics", "members": [{"id": "picaa", "name": "Pic",
+           "avatar_url": url, "proxy_tags": [{"prefix": "p:", "suffix": null}]}]})
+    .to_string()
+    .into_bytes()
+}
+
+async fn ghost_avatar(env: &TestEnv, ghost: &str) -> serde_json::Value {
+    let url = format!("{}/_matrix/client/v3/profile/{ghost}", env.hs_url);
+    let body = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+    serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default()["avatar_url"].clone()
+}
+
+/// With private addresses allowed (as a test needs), the imported avatar is fetched, uploaded
+/// and shown by the member's account; the URL stays in the data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_avatars_are_fetched_for_the_accounts() {
+    let (port, hits) = image_server().await;
+    let mut env = TestEnv::start_without_daemon("import-avatars", "\n[import]\nallow_private_addresses = true\n").await;
+    env.start_daemon().await;
+    let owner = env.user("pictures").await;
+    let room = owner.create_room(&env, &[]).await;
+    let room_id = room_id_of(&room);
+    let file = post_file(&owner, &room_id, export_with_avatar(&format!("http://127.0.0.1:{port}/a.png"))).await;
+    let reply = reply_import(&env, &owner, &room_id, &file).await;
+    assert!(reply.contains("1 member(s) created"), "{reply}");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let pool = env.db().await;
+        let mxc: Option<String> = sqlx::query_scalar("SELECT avatar_mxc FROM members WHERE short_id = 'picaa'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        if mxc.is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the avatar was never fetched");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    owner.send_text(&room_id, "p: with a face").await;
+    let ghost = env.ghost("pictures", "pic");
+    owner.wait_for(&room_id, "the message", |e| e["sender"] == ghost.as_str()).await;
+    let avatar = ghost_avatar(&env, ghost.as_str()).await;
+    assert!(avatar.as_str().is_some_and(|a| a.starts_with("mxc://")), "{avatar}");
+    let card = owner.command(&env, &room_id, "pk;member pic").await;
+    assert!(card.contains(&format!("http://127.0.0.1:{port}/a.png")), "the URL stays: {card}");
+}
+
+/// By default, an import cannot make the daemon fetch from the operator's own network.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_avatars_on_private_addresses_are_not_fetched() {
+    let (port, hits) = image_server().await;
+    let env = TestEnv::start("import-no-fetch").await;
+    let owner = env.user("nopictures").await;
+    let room = owner.create_room(&env, &[]).await;
+    let room_id = room_id_of(&room);
+    // https, as in real exports: refused for the address before any connection is made.
+    let file = post_file(&owner, &room_id, export_with_avatar(&format!("https://127.0.0.1:{port}/a.png"))).await;
+    let reply = reply_import(&env, &owner, &room_id, &file).await;
+    assert!(reply.contains("1 member(s) created"), "{reply}");
+    owner.send_text(&room_id, "p: no face").await;
+    let ghost = env.ghost("nopictures", "pic");
+    owner.wait_for(&room_id, "the message", |e| e["sender"] == ghost.as_str()).await;
+    // The fetch (had it been allowed) would have started right after the import answered.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "not even a connection");
+    assert!(ghost_avatar(&env, ghost.as_str()).await.is_null());
+    assert!(env.daemon_log().contains("has no public address"), "the refusal is logged");
+}

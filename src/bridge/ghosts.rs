@@ -74,7 +74,7 @@ impl Bridge {
             g.member_id == Some(member.id)
                 && g.registered
                 && g.display_name.as_deref() == Some(want_name.as_str())
-                && g.avatar_url == member.avatar_url.clone().filter(|u| u.starts_with("mxc://"))
+                && g.avatar_url == member.account_avatar()
         });
         if ready && self.has_device(&ghost).await? {
             return Ok(ghost);
@@ -101,8 +101,8 @@ impl Bridge {
     ) -> BridgeResult<()> {
         let stored = self.db.ghost(ghost.as_str()).await?;
         let want_name = ghost_display_name(member, system);
-        // Only a Matrix URI can be an avatar (an imported `https://` one is kept for export).
-        let want_avatar = member.avatar_url.clone().filter(|u| u.starts_with("mxc://"));
+        // Only a Matrix URI can be an avatar (an imported `https://` one shows once re-hosted).
+        let want_avatar = member.account_avatar();
         let (have_name, have_avatar) = stored.map(|g| (g.display_name, g.avatar_url)).unwrap_or_default();
         if have_name.as_deref() != Some(want_name.as_str()) {
             let req = set_profile_field::v3::Request::new(

@@ -3,6 +3,7 @@
 //! and ghosts never trigger anything).
 
 mod access;
+mod avatars;
 mod catch_up;
 mod commands;
 mod encrypted;
@@ -29,6 +30,7 @@ use crate::{
     homeserver::{Homeserver, HsError},
 };
 
+pub use avatars::AvatarFetch;
 pub use queueing::queue_events;
 pub use startup::StartupError;
 
@@ -77,6 +79,8 @@ pub struct BridgeSettings {
     pub max_members: usize,
     /// Groups per system (`access.max_groups`).
     pub max_groups: usize,
+    /// Fetching imported avatars (`[import]`); `None` when it is off.
+    pub avatar_fetch: Option<AvatarFetch>,
 }
 
 /// A room event as delivered in a transaction (the fields the bridge reads).
@@ -199,6 +203,7 @@ pub(crate) mod tests {
             access: crate::core::access::AccessPolicy::new(&[], &[], &[], crate::core::access::BotInvites::Anyone, "x"),
             max_members: 1000,
             max_groups: 250,
+            avatar_fetch: None,
         };
         let hs = Homeserver::new("http://127.0.0.1:9", "token").expect("homeserver client");
         Bridge::new(crate::db::test_db().await, hs, settings, None)

@@ -2,6 +2,7 @@
 //! homeserver, crypto) calls into these modules; they never call out.
 
 pub mod access;
+pub mod addresses;
 pub mod autoproxy;
 pub mod commands;
 pub mod exchange;

@@ -79,6 +79,27 @@ impl Db {
         Ok(())
     }
 
+    /// Members of the system whose avatar is an `https://` (or `http://`) URL not re-hosted yet.
+    pub async fn avatars_to_rehost(&self, system_id: i64) -> DbResult<Vec<(i64, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT id, avatar_url FROM members WHERE system_id = $1 AND avatar_url LIKE 'http%' \
+             AND (avatar_mxc_from IS NULL OR avatar_mxc_from <> avatar_url) ORDER BY id",
+        )
+        .bind(system_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn set_rehosted_avatar(&self, member_id: i64, from: &str, mxc: &str) -> DbResult<()> {
+        sqlx::query("UPDATE members SET avatar_mxc = $1, avatar_mxc_from = $2 WHERE id = $3")
+            .bind(mxc)
+            .bind(from)
+            .bind(member_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     pub async fn member_flag(&self, member_id: i64, flag: MemberFlag) -> DbResult<bool> {
         let sql = format!("SELECT {} FROM members WHERE id = $1", flag_column(flag));
         Ok(sqlx::query_scalar(AssertSqlSafe(sql)).bind(member_id).fetch_optional(self.pool()).await?.unwrap_or(false))

@@ -68,10 +68,25 @@ pub struct Member {
     pub created_at: i64,
     /// Messages proxied as this member.
     pub message_count: i64,
+    /// The `mxc://` copy of an `https://` avatar, and the URL it was made from.
+    pub avatar_mxc: Option<String>,
+    pub avatar_mxc_from: Option<String>,
+}
+
+impl Member {
+    /// The avatar the member's account shows: an `mxc://` avatar, or the re-hosted copy of
+    /// the current `https://` one.
+    pub fn account_avatar(&self) -> Option<String> {
+        match self.avatar_url.as_deref() {
+            Some(url) if url.starts_with("mxc://") => Some(url.to_owned()),
+            Some(url) if self.avatar_mxc_from.as_deref() == Some(url) => self.avatar_mxc.clone(),
+            _ => None,
+        }
+    }
 }
 
 const SYSTEM_COLS: &str = "s.id, s.short_id, s.slug, s.name, s.tag, s.autoproxy_mode, s.autoproxy_member_id, s.latch_member_id, s.latch_at, s.created_by_event, s.description, s.pronouns, s.color, s.avatar_url, s.banner_url, s.name_format";
-const MEMBER_COLS: &str = "id, system_id, short_id, slug, name, display_name, avatar_url, created_by_event, description, pronouns, color, birthday, banner_url, keep_proxy, allow_autoproxy, created_at, message_count";
+const MEMBER_COLS: &str = "id, system_id, short_id, slug, name, display_name, avatar_url, created_by_event, description, pronouns, color, birthday, banner_url, keep_proxy, allow_autoproxy, created_at, message_count, avatar_mxc, avatar_mxc_from";
 
 pub(super) fn random_u32() -> u32 {
     rand::random()

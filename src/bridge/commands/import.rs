@@ -63,6 +63,11 @@ impl Bridge {
             updated = summary.members_updated,
             "imported"
         );
+        if self.settings.avatar_fetch.is_some() {
+            // Avatars come afterwards, off the room's line: a slow image server holds up nobody.
+            let (bridge, system_id) = (self.clone(), summary.system_id);
+            tokio::spawn(async move { bridge.rehost_avatars(system_id).await });
+        }
         let name = export.name.as_deref().unwrap_or(match format {
             Format::PluralKit => "your system",
             Format::Tupperbox => "your tuppers",

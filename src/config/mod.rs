@@ -2,6 +2,10 @@
 //! via figment), validation, resolving relative paths against the config file, and printing
 //! the effective values with secrets masked.
 
+mod import;
+
+pub use import::ImportConfig;
+
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
@@ -40,6 +44,7 @@ pub struct Config {
     pub admin: AdminConfig,
     pub engine: EngineConfig,
     pub access: AccessConfig,
+    pub import: ImportConfig,
 }
 
 /// Who may use the bridge (see `core::access`).
@@ -200,6 +205,7 @@ impl Default for Config {
             admin: AdminConfig::default(),
             engine: EngineConfig::default(),
             access: AccessConfig::default(),
+            import: ImportConfig::default(),
         }
     }
 }
@@ -347,6 +353,9 @@ impl Config {
         }
         if self.access.max_members == 0 {
             return Err(bad("access.max_members", "must be at least 1".into()));
+        }
+        if self.import.max_avatar_bytes == 0 || self.import.avatar_timeout_seconds == 0 {
+            return Err(bad("import.max_avatar_bytes", "and import.avatar_timeout_seconds must be at least 1".into()));
         }
         if self.access.max_groups == 0 {
             return Err(bad("access.max_groups", "must be at least 1".into()));
