@@ -21,10 +21,28 @@ async fn count(env: &TestEnv, sql: &str, arg: &str) -> i64 {
 async fn a_deleted_system_leaves_nothing_behind() {
     let env = TestEnv::start("sysdelete").await;
     let (owner, observer, room) = encrypted_owner_and_observer(&env, "deleter", "deletewatch").await;
-    let room_id = room_id_of(&room);
-    let slug = system_with_alice(&env, &owner, &room_id).await;
+    delete_flow(&env, &owner, &observer, &room_id_of(&room), true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_in_a_plain_room() {
+    let env = TestEnv::start("sysdelete-plain").await;
+    let (owner, observer, room_id) = owner_and_observer(&env, "plaindeleter", "plaindeletewatch").await;
+    delete_flow(&env, &owner, &observer, &room_id, false).await;
+}
+
+/// The whole deletion; `encrypted`: the room is, so the ghost has a crypto store to remove.
+async fn delete_flow(
+    env: &TestEnv,
+    owner: &User,
+    observer: &User,
+    room_id: &matrix_sdk::ruma::RoomId,
+    encrypted: bool,
+) {
+    let room_id = room_id.to_owned();
+    let slug = system_with_alice(env, owner, &room_id).await;
     let ghost = env.ghost(&slug, "alice");
-    owner.command(&env, &room_id, "pk;member alice description Soon gone").await;
+    owner.command(env, &room_id, "pk;member alice description Soon gone").await;
     owner.send_text(&room_id, "a: before the end").await;
     observer
         .wait_for(&room_id, "the ghost's message", |e| {
@@ -32,7 +50,7 @@ async fn a_deleted_system_leaves_nothing_behind() {
         })
         .await;
     let store = env.root.join("data/crypto").join(&hex::encode(Sha256::digest(ghost.as_str().as_bytes()))[..32]);
-    assert!(store.is_dir(), "the ghost has a crypto store: {}", store.display());
+    assert_eq!(store.is_dir(), encrypted, "a crypto store only where there is encryption: {}", store.display());
     let system_id: String = {
         let pool = env.db().await;
         let id = sqlx::query_scalar("SELECT short_id FROM systems WHERE slug = $1").bind(&slug).fetch_one(&pool).await;
@@ -41,17 +59,17 @@ async fn a_deleted_system_leaves_nothing_behind() {
     };
 
     // Anything but the ID cancels.
-    let ask = owner.command(&env, &room_id, "pk;system delete").await;
+    let ask = owner.command(env, &room_id, "pk;system delete").await;
     assert!(ask.contains(&format!("`{system_id}`")), "{ask}");
     let cancel = owner.send_text(&room_id, "no wait").await;
-    let reply = owner.reply_to(&env, &room_id, cancel.as_str()).await;
+    let reply = owner.reply_to(env, &room_id, cancel.as_str()).await;
     assert!(reply["content"]["body"].as_str().unwrap().contains("cancelled"), "{reply}");
-    assert_eq!(count(&env, "SELECT COUNT(*) FROM systems WHERE slug = $1", &slug).await, 1);
+    assert_eq!(count(env, "SELECT COUNT(*) FROM systems WHERE slug = $1", &slug).await, 1);
 
     // The ID deletes.
-    owner.command(&env, &room_id, "pk;system delete").await;
+    owner.command(env, &room_id, "pk;system delete").await;
     let confirm = owner.send_text(&room_id, &system_id.to_uppercase()).await;
-    let reply = owner.reply_to(&env, &room_id, confirm.as_str()).await;
+    let reply = owner.reply_to(env, &room_id, confirm.as_str()).await;
     assert!(reply["content"]["body"].as_str().unwrap().contains("is deleted"), "{reply}");
 
     observer
@@ -80,7 +98,7 @@ async fn a_deleted_system_leaves_nothing_behind() {
             ghost.as_str(),
         ),
     ] {
-        assert_eq!(count(&env, sql, arg).await, 0, "{what} left behind");
+        assert_eq!(count(env, sql, arg).await, 0, "{what} left behind");
     }
     let devices = reqwest::Client::new()
         .post(format!("{}/_matrix/client/v3/keys/query", env.hs_url))
@@ -95,8 +113,8 @@ async fn a_deleted_system_leaves_nothing_behind() {
     assert_eq!(left, 0, "the ghost's device is deleted: {devices}");
 
     // A new system gets a new slug: the retired ghost's account is never handed out again.
-    let reply = owner.command(&env, &room_id, "pk;system new Again").await;
+    let reply = owner.command(env, &room_id, "pk;system new Again").await;
     assert!(reply.contains("System created"), "{reply}");
     assert!(!reply.contains(&format!("slug `{slug}`")), "{reply}");
-    assert_eq!(count(&env, "SELECT COUNT(*) FROM systems WHERE slug = $1", &slug).await, 0);
+    assert_eq!(count(env, "SELECT COUNT(*) FROM systems WHERE slug = $1", &slug).await, 0);
 }
