@@ -174,7 +174,7 @@ pub fn check(kind: Kind, label: &str, raw: &str) -> Result<String, String> {
         Kind::Color => color(value).ok_or_else(|| {
             format!("The {label} must be a colour in hex, six digits like `ff8800` (a `#` in front is fine).")
         }),
-        Kind::Date => birthday(value).map(|d| format_birthday(d)).ok_or_else(|| {
+        Kind::Date => birthday(value).map(format_birthday).ok_or_else(|| {
             format!("The {label} must be a date like `2000-05-27`, `May 27`, `27 May 2000` or `05-27`.")
         }),
         Kind::Image => image(value).ok_or_else(|| {

@@ -16,9 +16,9 @@ use crate::{
 
 /// What a pending confirmation is for.
 enum Pending {
-    DeleteMember(i64),
-    DeleteSystem(i64),
-    DeleteGroup(i64),
+    Member(i64),
+    System(i64),
+    Group(i64),
 }
 
 impl Pending {
@@ -26,9 +26,9 @@ impl Pending {
         let (kind, id) = action.split_once(':')?;
         let id = id.parse().ok()?;
         match kind {
-            "delete-member" => Some(Self::DeleteMember(id)),
-            "delete-system" => Some(Self::DeleteSystem(id)),
-            "delete-group" => Some(Self::DeleteGroup(id)),
+            "delete-member" => Some(Self::Member(id)),
+            "delete-system" => Some(Self::System(id)),
+            "delete-group" => Some(Self::Group(id)),
             _ => None,
         }
     }
@@ -65,13 +65,11 @@ impl Bridge {
         };
         let system = self.db.system_for_account(user).await?;
         match (Pending::parse(&action), system) {
-            (Some(Pending::DeleteMember(id)), Some(system)) => {
-                self.confirm_member_delete(event, text, system, id).await
-            }
-            (Some(Pending::DeleteSystem(id)), Some(system)) if system.id == id => {
+            (Some(Pending::Member(id)), Some(system)) => self.confirm_member_delete(event, text, system, id).await,
+            (Some(Pending::System(id)), Some(system)) if system.id == id => {
                 self.confirm_system_delete(event, text, system).await
             }
-            (Some(Pending::DeleteGroup(id)), Some(system)) => self.confirm_group_delete(event, text, system, id).await,
+            (Some(Pending::Group(id)), Some(system)) => self.confirm_group_delete(event, text, system, id).await,
             _ => {
                 self.db.settle_confirmation(user, room, None).await?;
                 Ok(false)
