@@ -3,6 +3,7 @@
 
 mod crypto;
 mod deletion;
+mod dm;
 mod export;
 mod ghosts;
 mod groups;
