@@ -328,7 +328,54 @@ mod tests {
         assert!(!ann.extra.contains_key("prefix"));
     }
 
+    fn member_strategy() -> impl proptest::strategy::Strategy<Value = ExportMember> {
+        use proptest::prelude::*;
+        let text = "\\PC{0,30}";
+        (
+            text,
+            proptest::option::of(text),
+            proptest::option::of("[0-9a-f]{6}"),
+            proptest::option::of(text),
+            proptest::collection::vec((proptest::option::of(text), proptest::option::of(text)), 0..3),
+            any::<bool>(),
+            0i64..100_000,
+        )
+            .prop_map(|(name, display_name, color, description, tags, keep, count)| ExportMember {
+                id: None,
+                name,
+                display_name,
+                color,
+                birthday: None,
+                pronouns: None,
+                avatar_url: None,
+                banner: None,
+                description,
+                created: None,
+                keep_proxy: Some(keep),
+                autoproxy_enabled: Some(!keep),
+                message_count: Some(count),
+                proxy_tags: tags.into_iter().map(|(prefix, suffix)| ExportTag { prefix, suffix }).collect(),
+                privacy: None,
+                extra: Map::new(),
+            })
+    }
+
     proptest::proptest! {
+        /// Any export the model can hold is written and read back as itself.
+        #[test]
+        fn writing_then_reading_is_the_identity(
+            members in proptest::collection::vec(member_strategy(), 0..5),
+            name in proptest::option::of("\\PC{0,30}"),
+            tag in proptest::option::of("\\PC{0,20}"),
+        ) {
+            let export = Export {
+                version: Some(2), id: Some("abcde".into()), name, description: None, tag, pronouns: None, avatar_url: None,
+                banner: None, color: None, created: None, privacy: None, members, groups: Vec::new(), switches: Vec::new(),
+                extra: Map::new(),
+            };
+            proptest::prop_assert_eq!(parse(&write(&export)).unwrap(), export);
+        }
+
         /// Arbitrary bytes never panic the reader or the checks.
         #[test]
         fn reading_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
