@@ -2,7 +2,8 @@
 
 use super::{
     Db, DbResult,
-    systems::{Tx, free_short_id_in, record_answer_in},
+    inserts::free_short_id_in,
+    systems::{Tx, record_answer_in},
 };
 use crate::core::profile::GroupField;
 

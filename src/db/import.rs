@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 use super::{
     Db, DbError, DbResult,
-    systems::{Tx, free_short_id_in, insert_member_in, insert_system_in},
+    inserts::{free_short_id_in, insert_member_in, insert_system_in},
+    systems::Tx,
 };
 use crate::core::{
     exchange::pluralkit::{Export, ExportGroup, ExportMember},

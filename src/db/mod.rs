@@ -8,6 +8,7 @@ mod export;
 mod ghosts;
 mod groups;
 mod import;
+mod inserts;
 mod journal;
 mod links;
 mod messages;
