@@ -42,7 +42,7 @@ async fn reply_import(env: &TestEnv, user: &User, room_id: &RoomId, file_event: 
 /// `pk;export` in `room_id`; the test client joins the direct chat the bot invites it to,
 /// downloads `system.json` (decrypting it where the chat is encrypted) and compares it with
 /// the file it imported: the same, field by field.
-async fn export_matches_the_import(env: &TestEnv, user: &User, room_id: &RoomId) {
+async fn export_matches_the_import(env: &TestEnv, user: &User, room_id: &RoomId) -> OwnedRoomId {
     let reply = user.command(env, room_id, "pk;export").await;
     assert!(reply.contains("direct chat"), "{reply}");
     let deadline = Instant::now() + WAIT;
@@ -69,6 +69,7 @@ async fn export_matches_the_import(env: &TestEnv, user: &User, room_id: &RoomId)
     assert_eq!(exported["members"], original["members"]);
     assert_eq!(exported["groups"], original["groups"]);
     assert_eq!(exported, original, "the whole export");
+    dm
 }
 
 async fn imported_system_is_there(env: &TestEnv, user: &User, room_id: &RoomId) {
@@ -106,7 +107,11 @@ async fn a_plain_file_replied_to() {
     let reply = reply_import(&env, &owner, &room_id, &file).await;
     assert!(reply.contains("59 member(s) created") && reply.contains("11 group(s) created"), "{reply}");
     imported_system_is_there(&env, &owner, &room_id).await;
-    export_matches_the_import(&env, &owner, &room_id).await;
+    let dm = export_matches_the_import(&env, &owner, &room_id).await;
+    // Whoever leaves the direct chat gets a new one with the next export.
+    owner.room(&dm).leave().await.unwrap();
+    let again = export_matches_the_import(&env, &owner, &room_id).await;
+    assert_ne!(again, dm, "a new direct chat");
     // Again: matched by ID, nothing doubled.
     let reply = reply_import(&env, &owner, &room_id, &file).await;
     assert!(reply.contains("0 member(s) created, 59 updated"), "{reply}");

@@ -4,8 +4,11 @@
 
 use ruma::{
     OwnedRoomId, RoomId, UserId,
-    api::client::room::create_room::{self, v3::RoomPreset},
-    events::{InitialStateEvent, room::encryption::RoomEncryptionEventContent},
+    api::client::{
+        room::create_room::{self, v3::RoomPreset},
+        state::get_state_event_for_key,
+    },
+    events::{InitialStateEvent, StateEventType, room::encryption::RoomEncryptionEventContent},
 };
 use tracing::info;
 
@@ -29,12 +32,29 @@ impl Bridge {
         })
     }
 
+    /// Whether `user` is still joined to (or invited into) `room`; if they left, a new direct
+    /// chat is made.
+    async fn still_there(&self, room: &RoomId, user: &UserId) -> BridgeResult<bool> {
+        let req =
+            get_state_event_for_key::v3::Request::new(room.to_owned(), StateEventType::RoomMember, user.to_string());
+        match self.hs.send(req, Some(&self.settings.bot)).await {
+            Ok(resp) => {
+                let state: serde_json::Value = serde_json::from_str(resp.event_or_content.get()).unwrap_or_default();
+                Ok(matches!(state.get("membership").and_then(serde_json::Value::as_str), Some("join" | "invite")))
+            }
+            Err(e) if e.is_transient() => Err(e.into()),
+            Err(_) => Ok(false),
+        }
+    }
+
     /// The bot's direct-message room with `user`, created (encrypted if encryption is on) and
     /// the user invited the first time.
     async fn dm_room(&self, user: &UserId) -> BridgeResult<OwnedRoomId> {
         if let Some(room) = self.db.dm_room(user.as_str()).await? {
             if let Ok(room) = RoomId::parse(room.as_str()) {
-                return Ok(room);
+                if self.still_there(&room, user).await? {
+                    return Ok(room);
+                }
             }
         }
         let mut req = create_room::v3::Request::new();
