@@ -16,7 +16,7 @@ use crate::{
         autoproxy::{self, Decision, LatchUpdate, Mode, Via},
         message::{Content, Rewrite, fits_in_an_event, ghost_content, message_text},
     },
-    db::{ProxiedMessage, System, now_ms},
+    db::{Member, ProxiedMessage, System, now_ms},
 };
 
 impl Bridge {
@@ -67,7 +67,7 @@ impl Bridge {
             Via::Autoproxy => Rewrite::Keep,
         };
         let content = ghost_content(&event.content, None, rewrite);
-        self.proxy(event, &system, member, content, &[&event.event_id]).await
+        self.proxy(event, &system, &chosen, content, &[&event.event_id]).await
     }
 
     async fn apply_latch(&self, system: &System, update: LatchUpdate<i64>) -> BridgeResult<()> {
@@ -115,9 +115,12 @@ impl Bridge {
             return Ok(());
         }
         self.apply_latch(&system, latch).await?;
+        let Some(member) = self.db.member_by_id(member).await? else {
+            return Ok(());
+        };
         let rewrite = Rewrite::StripTag { prefix: &tag.prefix, suffix: &tag.suffix, inner: &inner };
         let content = ghost_content(&original.content, Some(new_content), rewrite);
-        self.proxy(edit, &system, member, content, &[&original.event_id, &edit.event_id]).await
+        self.proxy(edit, &system, &member, content, &[&original.event_id, &edit.event_id]).await
     }
 
     /// Sends `content` as the member's ghost in the event's room, then redacts `originals`.
@@ -125,13 +128,10 @@ impl Bridge {
         &self,
         event: &RoomEvent,
         system: &System,
-        member_id: i64,
+        member: &Member,
         content: Content,
         originals: &[&OwnedEventId],
     ) -> BridgeResult<()> {
-        let Some(member) = self.db.member_by_id(member_id).await? else {
-            return Ok(());
-        };
         if !fits_in_an_event(&content) {
             info!(event_id = %event.event_id, "a message too large to proxy was left as it is");
             let text = "⚠️ That message is too large for me to send as a member, so I left it as it is.";
