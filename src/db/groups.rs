@@ -37,6 +37,20 @@ fn column(field: GroupField) -> &'static str {
     }
 }
 
+impl Group {
+    /// A profile field as stored.
+    pub fn field(&self, field: GroupField) -> Option<&str> {
+        match field {
+            GroupField::Name => Some(&self.name),
+            GroupField::DisplayName => self.display_name.as_deref(),
+            GroupField::Description => self.description.as_deref(),
+            GroupField::Color => self.color.as_deref(),
+            GroupField::Icon => self.icon_url.as_deref(),
+            GroupField::Banner => self.banner_url.as_deref(),
+        }
+    }
+}
+
 impl Db {
     /// Creates a group; with `cause`, a second call for the same event returns the first's.
     pub async fn create_group(&self, system_id: i64, name: &str, cause: Option<&str>, now: i64) -> DbResult<Group> {
@@ -84,11 +98,6 @@ impl Db {
             .find(|g| g.short_id == r)
             .or_else(|| groups.iter().find(|g| g.name.to_lowercase() == r))
             .cloned())
-    }
-
-    pub async fn group_field(&self, group_id: i64, field: GroupField) -> DbResult<Option<String>> {
-        let sql = format!("SELECT {} FROM groups WHERE id = $1", column(field));
-        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(group_id).fetch_optional(self.pool()).await?.flatten())
     }
 
     pub async fn set_group_field(&self, group_id: i64, field: GroupField, value: Option<&str>) -> DbResult<()> {
@@ -176,7 +185,8 @@ mod tests {
         assert_eq!(db.group_member_ids(g.id).await.unwrap(), vec![ann.id, bea.id]);
         assert_eq!(db.member_groups(bea.id).await.unwrap().len(), 1);
         db.set_group_field(g.id, GroupField::Color, Some("ff0000")).await.unwrap();
-        assert_eq!(db.group_field(g.id, GroupField::Color).await.unwrap().as_deref(), Some("ff0000"));
+        let stored = db.find_group(s.id, &g.short_id).await.unwrap().unwrap();
+        assert_eq!(stored.field(GroupField::Color), Some("ff0000"));
         db.delete_member(bea.id).await.unwrap();
         assert_eq!(db.group_member_ids(g.id).await.unwrap(), vec![ann.id], "a deleted member leaves its groups");
         db.delete_group_answered(g.id, None, "$d", "gone", now_ms()).await.unwrap();

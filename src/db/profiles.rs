@@ -3,7 +3,7 @@
 
 use sqlx::AssertSqlSafe;
 
-use super::{Db, DbResult};
+use super::{Db, DbResult, Member, System};
 use crate::core::profile::{MemberField, SystemField};
 
 /// The column that holds a system field (names come from this match only, never from input).
@@ -46,21 +46,42 @@ fn flag_column(flag: MemberFlag) -> &'static str {
     }
 }
 
-impl Db {
-    pub async fn system_field(&self, system_id: i64, field: SystemField) -> DbResult<Option<String>> {
-        let sql = format!("SELECT {} FROM systems WHERE id = $1", system_column(field));
-        Ok(sqlx::query_scalar(AssertSqlSafe(sql)).bind(system_id).fetch_optional(self.pool()).await?.flatten())
+impl System {
+    /// A profile field as stored.
+    pub fn field(&self, field: SystemField) -> Option<&str> {
+        match field {
+            SystemField::Name => self.name.as_deref(),
+            SystemField::Description => self.description.as_deref(),
+            SystemField::Pronouns => self.pronouns.as_deref(),
+            SystemField::Color => self.color.as_deref(),
+            SystemField::Avatar => self.avatar_url.as_deref(),
+            SystemField::Banner => self.banner_url.as_deref(),
+            SystemField::Tag => self.tag.as_deref(),
+        }
     }
+}
 
+impl Member {
+    /// A profile field as stored.
+    pub fn field(&self, field: MemberField) -> Option<&str> {
+        match field {
+            MemberField::Name => Some(&self.name),
+            MemberField::DisplayName => self.display_name.as_deref(),
+            MemberField::Description => self.description.as_deref(),
+            MemberField::Pronouns => self.pronouns.as_deref(),
+            MemberField::Color => self.color.as_deref(),
+            MemberField::Birthday => self.birthday.as_deref(),
+            MemberField::Avatar => self.avatar_url.as_deref(),
+            MemberField::Banner => self.banner_url.as_deref(),
+        }
+    }
+}
+
+impl Db {
     pub async fn set_system_field(&self, system_id: i64, field: SystemField, value: Option<&str>) -> DbResult<()> {
         let sql = format!("UPDATE systems SET {} = $1 WHERE id = $2", system_column(field));
         sqlx::query(AssertSqlSafe(sql)).bind(value).bind(system_id).execute(self.pool()).await?;
         Ok(())
-    }
-
-    pub async fn member_field(&self, member_id: i64, field: MemberField) -> DbResult<Option<String>> {
-        let sql = format!("SELECT {} FROM members WHERE id = $1", member_column(field));
-        Ok(sqlx::query_scalar(AssertSqlSafe(sql)).bind(member_id).fetch_optional(self.pool()).await?.flatten())
     }
 
     /// Sets a member field. The name is never cleared (the caller only clears optional fields).
@@ -132,9 +153,9 @@ mod tests {
             SystemField::Tag,
         ] {
             db.set_system_field(s.id, field, Some("v")).await.unwrap();
-            assert_eq!(db.system_field(s.id, field).await.unwrap().as_deref(), Some("v"), "{field:?}");
+            assert_eq!(db.system_by_id(s.id).await.unwrap().unwrap().field(field), Some("v"), "{field:?}");
             db.set_system_field(s.id, field, None).await.unwrap();
-            assert_eq!(db.system_field(s.id, field).await.unwrap(), None, "{field:?}");
+            assert_eq!(db.system_by_id(s.id).await.unwrap().unwrap().field(field), None, "{field:?}");
         }
         for field in [
             MemberField::DisplayName,
@@ -146,9 +167,9 @@ mod tests {
             MemberField::Banner,
         ] {
             db.set_member_field(m.id, field, Some("v")).await.unwrap();
-            assert_eq!(db.member_field(m.id, field).await.unwrap().as_deref(), Some("v"), "{field:?}");
+            assert_eq!(db.member_by_id(m.id).await.unwrap().unwrap().field(field), Some("v"), "{field:?}");
             db.set_member_field(m.id, field, None).await.unwrap();
-            assert_eq!(db.member_field(m.id, field).await.unwrap(), None, "{field:?}");
+            assert_eq!(db.member_by_id(m.id).await.unwrap().unwrap().field(field), None, "{field:?}");
         }
         // Regression: a query with its own column list could not read the new columns.
         db.set_member_field(m.id, MemberField::Pronouns, Some("she/her")).await.unwrap();

@@ -38,7 +38,7 @@ impl Bridge {
     ) -> BridgeResult<String> {
         let label = field.label();
         match value {
-            FieldArg::Show => Ok(match self.db.system_field(system.id, field).await? {
+            FieldArg::Show => Ok(match system.field(field) {
                 Some(v) => format!("Your system's {label}: {}", shown(field.kind(), &v)),
                 None => format!("Your system has no {label}. Set one with {}.", code(&format!("pk;system {label} …"))),
             }),
@@ -82,7 +82,7 @@ impl Bridge {
         let (label, name) = (field.label(), md(&member.name));
         let reply = match value {
             FieldArg::Show => {
-                return Ok(match self.db.member_field(member.id, field).await? {
+                return Ok(match member.field(field) {
                     Some(v) => format!("{} of **{name}**: {}", capitalised(label), shown(field.kind(), &v)),
                     None => format!("**{name}** has no {label}."),
                 });

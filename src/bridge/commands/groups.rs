@@ -212,7 +212,7 @@ impl Bridge {
     async fn group_field(&self, group: &Group, field: GroupField, value: FieldArg) -> BridgeResult<String> {
         let (label, name) = (field.label(), md(&group.name));
         Ok(match value {
-            FieldArg::Show => match self.db.group_field(group.id, field).await? {
+            FieldArg::Show => match group.field(field) {
                 Some(v) => format!("The {label} of **{name}**: {}", super::fields::shown(field.kind(), &v)),
                 None => format!("**{name}** has no {label}."),
             },
