@@ -57,6 +57,18 @@ impl Db {
         Ok(Privacy(levels))
     }
 
+    /// How many members the system has; with `hidden_too` false, only those whose visibility
+    /// is public.
+    pub async fn member_count(&self, system_id: i64, hidden_too: bool) -> DbResult<usize> {
+        let sql = if hidden_too {
+            "SELECT COUNT(*) FROM members WHERE system_id = $1"
+        } else {
+            "SELECT COUNT(*) FROM members WHERE system_id = $1 AND visibility = 'public'"
+        };
+        let n: i64 = sqlx::query_scalar(sql).bind(system_id).fetch_one(self.pool()).await?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
     pub async fn set_privacy<S: Subject>(&self, of: PrivacyOf, subjects: &[S], level: Level) -> DbResult<()> {
         let (table, id) = of.table_and_id();
         let sets: Vec<String> = subjects.iter().map(|s| format!("{} = $1", s.key())).collect();

@@ -100,20 +100,10 @@ impl Bridge {
     pub(super) async fn system_card(&self, system: &System, viewer: Viewer) -> BridgeResult<String> {
         let p = self.db.privacy::<SystemSubject>(PrivacyOf::System(system.id)).await?;
         let level = |s| p.get(s);
-        let members = self.db.members(system.id).await?;
         let owner = viewer == Viewer::Owner;
         let accounts = if owner { self.db.system_accounts(system.id).await? } else { Vec::new() };
         let autoproxy = if owner { Some(self.autoproxy_description(system).await?) } else { None };
-        let visible = if owner {
-            members.len()
-        } else {
-            let mut n = 0;
-            for m in &members {
-                let mp = self.db.privacy::<MemberSubject>(PrivacyOf::Member(m.id)).await?;
-                n += usize::from(mp.get(MemberSubject::Visibility) == Level::Public);
-            }
-            n
-        };
+        let visible = self.db.member_count(system.id, owner).await?;
         Ok(replies::system_card(&SystemCard {
             name: shown(system.name.as_deref(), level(SystemSubject::Name), viewer),
             short_id: &system.short_id,
@@ -175,8 +165,8 @@ impl Bridge {
         let level = |s| p.get(s);
         let mut names = Vec::new();
         for m in self.members_of(group).await? {
-            if self.member_visible(&m, viewer).await? {
-                let mp = self.db.privacy::<MemberSubject>(PrivacyOf::Member(m.id)).await?;
+            let mp = self.db.privacy::<MemberSubject>(PrivacyOf::Member(m.id)).await?;
+            if mp.get(MemberSubject::Visibility).shows_to(viewer) {
                 names
                     .push(name_for(&m.name, m.display_name.as_deref(), mp.get(MemberSubject::Name), viewer).to_owned());
             }
