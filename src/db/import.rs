@@ -133,7 +133,7 @@ impl Db {
         // may share a name).
         let mut touched: Vec<i64> = Vec::new();
         for m in &export.members {
-            let (id, created) = self.import_member(&mut tx, system_id, m, &touched, now).await?;
+            let (id, created) = import_member(&mut tx, system_id, m, &touched, now).await?;
             touched.push(id);
             if created {
                 summary.members_created += 1
@@ -165,74 +165,72 @@ impl Db {
         tx.commit().await?;
         Ok(summary)
     }
+}
 
-    /// One member: matched by ID, then by exact name, in the system; returns (ID, created).
-    async fn import_member(
-        &self,
-        tx: &mut Tx,
-        system_id: i64,
-        m: &ExportMember,
-        touched: &[i64],
-        now: i64,
-    ) -> DbResult<(i64, bool)> {
-        let by_id: Option<i64> = match keepable_id(m.id.as_deref()) {
-            Some(pk) => {
-                sqlx::query_scalar("SELECT id FROM members WHERE system_id = $1 AND short_id = $2")
-                    .bind(system_id)
-                    .bind(pk)
-                    .fetch_optional(&mut **tx)
-                    .await?
-            }
-            None => None,
-        };
-        let by_id = by_id.filter(|id| !touched.contains(id));
-        let found = match by_id {
-            Some(id) => Some(id),
-            None => first_untouched(tx, "members", system_id, &m.name, touched).await?,
-        };
-        let created = found.is_none();
-        let id = match found {
-            Some(id) => id,
-            None => {
-                let preferred = keepable_id(m.id.as_deref());
-                insert_member_in(tx, system_id, &m.name, preferred.as_deref(), None, ms(m.created.as_deref(), now))
-                    .await?
-            }
-        };
-        sqlx::query(
-            "UPDATE members SET name = $1, display_name = $2, color = $3, birthday = $4, pronouns = $5, avatar_url = $6, \
-             banner_url = $7, description = $8, keep_proxy = $9, allow_autoproxy = $10, message_count = $11, \
-             created_at = $12, import_extra = $13 WHERE id = $14",
-        )
-        .bind(&m.name)
-        .bind(&m.display_name)
-        .bind(&m.color)
-        .bind(&m.birthday)
-        .bind(&m.pronouns)
-        .bind(&m.avatar_url)
-        .bind(&m.banner)
-        .bind(&m.description)
-        .bind(m.keep_proxy.unwrap_or(false))
-        .bind(m.autoproxy_enabled.unwrap_or(true))
-        .bind(m.message_count.unwrap_or(0))
-        .bind(ms(m.created.as_deref(), now))
-        .bind(Value::Object(with_created(&m.extra, m.created.as_deref())).to_string())
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query("DELETE FROM proxy_tags WHERE member_id = $1").bind(id).execute(&mut **tx).await?;
-        for (i, tag) in m.proxy_tags.iter().enumerate() {
-            sqlx::query("INSERT INTO proxy_tags (member_id, position, prefix, suffix) VALUES ($1, $2, $3, $4)")
-                .bind(id)
-                .bind(i as i64)
-                .bind(tag.prefix.as_deref().unwrap_or(""))
-                .bind(tag.suffix.as_deref().unwrap_or(""))
-                .execute(&mut **tx)
-                .await?;
+/// One member: matched by ID, then by exact name, in the system; returns (ID, created).
+async fn import_member(
+    tx: &mut Tx,
+    system_id: i64,
+    m: &ExportMember,
+    touched: &[i64],
+    now: i64,
+) -> DbResult<(i64, bool)> {
+    let by_id: Option<i64> = match keepable_id(m.id.as_deref()) {
+        Some(pk) => {
+            sqlx::query_scalar("SELECT id FROM members WHERE system_id = $1 AND short_id = $2")
+                .bind(system_id)
+                .bind(pk)
+                .fetch_optional(&mut **tx)
+                .await?
         }
-        set_privacy_in::<MemberSubject>(tx, "members", id, m.privacy.as_ref()).await?;
-        Ok((id, created))
+        None => None,
+    };
+    let by_id = by_id.filter(|id| !touched.contains(id));
+    let found = match by_id {
+        Some(id) => Some(id),
+        None => first_untouched(tx, "members", system_id, &m.name, touched).await?,
+    };
+    let created = found.is_none();
+    let id = match found {
+        Some(id) => id,
+        None => {
+            let preferred = keepable_id(m.id.as_deref());
+            insert_member_in(tx, system_id, &m.name, preferred.as_deref(), None, ms(m.created.as_deref(), now)).await?
+        }
+    };
+    sqlx::query(
+        "UPDATE members SET name = $1, display_name = $2, color = $3, birthday = $4, pronouns = $5, avatar_url = $6, \
+         banner_url = $7, description = $8, keep_proxy = $9, allow_autoproxy = $10, message_count = $11, \
+         created_at = $12, import_extra = $13 WHERE id = $14",
+    )
+    .bind(&m.name)
+    .bind(&m.display_name)
+    .bind(&m.color)
+    .bind(&m.birthday)
+    .bind(&m.pronouns)
+    .bind(&m.avatar_url)
+    .bind(&m.banner)
+    .bind(&m.description)
+    .bind(m.keep_proxy.unwrap_or(false))
+    .bind(m.autoproxy_enabled.unwrap_or(true))
+    .bind(m.message_count.unwrap_or(0))
+    .bind(ms(m.created.as_deref(), now))
+    .bind(Value::Object(with_created(&m.extra, m.created.as_deref())).to_string())
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM proxy_tags WHERE member_id = $1").bind(id).execute(&mut **tx).await?;
+    for (i, tag) in m.proxy_tags.iter().enumerate() {
+        sqlx::query("INSERT INTO proxy_tags (member_id, position, prefix, suffix) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(i as i64)
+            .bind(tag.prefix.as_deref().unwrap_or(""))
+            .bind(tag.suffix.as_deref().unwrap_or(""))
+            .execute(&mut **tx)
+            .await?;
     }
+    set_privacy_in::<MemberSubject>(tx, "members", id, m.privacy.as_ref()).await?;
+    Ok((id, created))
 }
 
 /// One group: matched by ID, then by exact name; its member list replaced by the file's.
