@@ -17,7 +17,7 @@ use crate::{
 };
 
 /// A user ID from an argument: `@bob:server`, or `@bob` on the sender's server.
-fn user_arg(arg: &str, sender: &UserId) -> Option<OwnedUserId> {
+pub(super) fn user_arg(arg: &str, sender: &UserId) -> Option<OwnedUserId> {
     let full = if arg.contains(':') { arg.to_owned() } else { format!("{arg}:{}", sender.server_name()) };
     UserId::parse(full).ok()
 }

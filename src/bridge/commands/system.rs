@@ -3,7 +3,10 @@
 use ruma::UserId;
 use tracing::warn;
 
-use super::super::{Bridge, BridgeResult, RoomEvent};
+use super::{
+    super::{Bridge, BridgeResult, RoomEvent},
+    links::user_arg,
+};
 use crate::{
     core::{
         commands::SystemCommand,
@@ -46,10 +49,10 @@ impl Bridge {
 
     pub(super) async fn system_show_other(&self, sender: &UserId, target: &str) -> BridgeResult<String> {
         let found = if target.starts_with('@') {
-            // `@bob` means bob on the sender's server.
-            let full =
-                if target.contains(':') { target.to_owned() } else { format!("{target}:{}", sender.server_name()) };
-            self.db.system_for_account(&full).await?
+            match user_arg(target, sender) {
+                Some(user) => self.db.system_for_account(user.as_str()).await?,
+                None => None,
+            }
         } else {
             self.db.system_by_reference(target).await?
         };
