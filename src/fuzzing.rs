@@ -67,7 +67,7 @@ fn room_message(content: &Content) {
     }
     let tags = sample_tags();
     if let Some(found) = tags::match_tags(text.text, &tags) {
-        let rewrite = Rewrite::StripTag { prefix: &found.tag.prefix, suffix: &found.tag.suffix, inner: &found.inner };
+        let rewrite = Rewrite::StripTag { prefix: &found.matched_prefix, suffix: &found.matched_suffix, inner: &found.inner };
         let edit = text.replaces.and_then(|_| content.get("m.new_content")).and_then(Value::as_object);
         let ghost = message::ghost_content(content, edit, rewrite);
         assert!(!ghost.contains_key("m.new_content"), "edit machinery reached the ghost's message");
@@ -141,7 +141,7 @@ pub fn tags(data: &[u8]) {
         assert!(tags.iter().all(|(_, t)| t.strip(message).is_none()), "a tag that fits was missed");
         return;
     };
-    let (prefix, suffix) = (&found.tag.prefix, &found.tag.suffix);
+    let (prefix, suffix) = (&found.matched_prefix, &found.matched_suffix);
     assert!(message.starts_with(prefix.as_str()) && message.ends_with(suffix.as_str()));
     let inner = &message[prefix.len()..message.len() - suffix.len()];
     assert_eq!(found.inner, inner.trim());

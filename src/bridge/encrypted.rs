@@ -66,12 +66,17 @@ impl Bridge {
 
     /// Handles a decrypted event as if it had been sent in the clear.
     async fn on_decrypted(&self, envelope: &RoomEvent, decrypted: Value) -> BridgeResult<()> {
-        if decrypted.get("type").and_then(Value::as_str) != Some("m.room.message") {
+        let kind = decrypted.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+        if kind != "m.room.message" && kind != "m.reaction" {
             return Ok(());
         }
-        let content = decrypted.get("content").and_then(Value::as_object).cloned().unwrap_or_default();
-        let inner = RoomEvent { kind: "m.room.message".to_owned(), content, state_key: None, ..envelope.clone() };
-        self.on_message(&inner).await
+        let mut content = decrypted.get("content").and_then(Value::as_object).cloned().unwrap_or_default();
+        // Relations travel in the clear part of an encrypted event.
+        if let (None, Some(rel)) = (content.get("m.relates_to"), envelope.content.get("m.relates_to")) {
+            content.insert("m.relates_to".to_owned(), rel.clone());
+        }
+        let inner = RoomEvent { kind: kind.clone(), content, state_key: None, ..envelope.clone() };
+        if kind == "m.reaction" { self.on_reaction(&inner).await } else { self.on_message(&inner).await }
     }
 
     /// The room key of `session_id` arrived: its parked events go back in their room's line.

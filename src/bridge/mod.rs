@@ -13,6 +13,7 @@ mod membership;
 mod outbox;
 mod proxy;
 mod queueing;
+mod reactions;
 mod redactions;
 mod startup;
 
@@ -178,6 +179,7 @@ impl Bridge {
         match event.kind.as_str() {
             "m.room.member" => self.on_membership(&event).await?,
             "m.room.message" if !self.is_ours(&event.sender) => self.on_message(&event).await?,
+            "m.reaction" => self.on_reaction(&event).await?,
             "m.room.encrypted" if !self.is_ours(&event.sender) => return self.on_encrypted(raw, &event).await,
             _ => {}
         }

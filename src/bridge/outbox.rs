@@ -70,14 +70,19 @@ impl Bridge {
 
     /// Redacts `target` as the bot, once (recorded like a send).
     pub(super) async fn redact_as_bot(&self, room: &RoomId, target: &EventId, reason: &str) -> BridgeResult<()> {
+        self.redact_as(room, target, reason, &self.settings.bot.clone()).await
+    }
+
+    /// Redacts `target` as `user` (a ghost redacting its own message needs no power), once.
+    pub(super) async fn redact_as(&self, room: &RoomId, target: &EventId, reason: &str, user: &UserId) -> BridgeResult<()> {
         if self.db.effect(target.as_str(), "redact").await?.is_some() {
             return Ok(());
         }
         let txn = OwnedTransactionId::from(txn_id(target.as_str(), "redact"));
         let mut req = redact_event::v3::Request::new(room.to_owned(), target.to_owned(), txn);
         req.reason = Some(reason.to_owned());
-        let device = self.device_of(&self.settings.bot).await?;
-        let resp = self.hs.send_as(req, Some(&self.settings.bot), device.as_deref()).await?;
+        let device = self.device_of(user).await?;
+        let resp = self.hs.send_as(req, Some(user), device.as_deref()).await?;
         self.db.record_effect(target.as_str(), "redact", resp.event_id.as_str(), now_ms()).await?;
         Ok(())
     }

@@ -15,6 +15,8 @@ use crate::{
     core::{
         autoproxy::{self, Decision, LatchUpdate, Mode, Via},
         message::{Content, Rewrite, fits_in_an_event, ghost_content, message_text},
+        settings::ProxySwitch,
+        tags::Matching,
     },
     db::{Member, ProxiedMessage, System, now_ms},
 };
@@ -46,10 +48,16 @@ impl Bridge {
         };
         let tags = self.db.system_tags(system.id).await?;
         let msg = autoproxy::Message { text: text.text, has_attachment: text.has_attachment, is_edit: false };
+        let room = event.room_id.as_str();
+        let state = self.db.room_autoproxy(system.id, room).await?.state(&system);
+        // Front mode: the first current fronter, read now (a switch takes effect at once).
+        let fronters =
+            if state.mode == Mode::Front { self.db.current_fronters(system.id).await? } else { Vec::new() };
         let now = now_ms();
-        let (decision, latch) =
-            autoproxy::decide(msg, &tags, &system.autoproxy_state(), None, now, self.settings.latch_timeout_ms);
-        self.apply_latch(&system, latch).await?;
+        let timeout = system.config.latch_timeout(self.settings.latch_timeout_ms);
+        let how = Matching { case_insensitive: !system.config.case_sensitive_tags };
+        let (decision, latch) = autoproxy::decide(msg, &tags, &state, fronters.first().copied(), now, timeout, how);
+        self.apply_latch(&system, room, latch).await?;
         let Decision::Proxy { member, via } = decision else {
             return Ok(());
         };
@@ -57,24 +65,52 @@ impl Bridge {
             return Ok(());
         };
         // A member whose autoproxy flag is off is never picked by latch or front mode.
-        let by_mode = matches!(system.autoproxy_state().mode, Mode::Latch | Mode::Front);
+        let by_mode = matches!(state.mode, Mode::Latch | Mode::Front);
         if matches!(via, Via::Autoproxy) && by_mode && !chosen.allow_autoproxy {
             return Ok(());
         }
         let rewrite = match &via {
-            Via::Tag { .. } if chosen.keep_proxy => Rewrite::Keep,
-            Via::Tag { tag, inner } => Rewrite::StripTag { prefix: &tag.prefix, suffix: &tag.suffix, inner },
+            Via::Tag { tag, .. } if chosen.keep_proxy || self.db.tag_is_kept(chosen.id, tag).await? => Rewrite::Keep,
+            Via::Tag { inner, prefix, suffix, .. } => Rewrite::StripTag { prefix, suffix, inner },
             Via::Autoproxy => Rewrite::Keep,
         };
         let content = ghost_content(&event.content, None, rewrite);
-        self.proxy(event, &system, &chosen, content, &[&event.event_id]).await
+        self.proxy(event, &system, &chosen, content, &[&event.event_id]).await?;
+        self.log_proxy_switch(event, &system, &chosen, &fronters, state.mode == Mode::Front).await
     }
 
-    async fn apply_latch(&self, system: &System, update: LatchUpdate<i64>) -> BridgeResult<()> {
+    /// `pk;config proxy switch new|add`: proxying as a member who is not fronting registers a
+    /// switch to them (or adds them). Once per message: the switch is keyed by its event.
+    async fn log_proxy_switch(
+        &self,
+        event: &RoomEvent,
+        system: &System,
+        member: &Member,
+        fronters: &[i64],
+        fronters_loaded: bool,
+    ) -> BridgeResult<()> {
+        let action = system.config.proxy_switch();
+        if action == ProxySwitch::Off {
+            return Ok(());
+        }
+        let current = if fronters_loaded { fronters.to_vec() } else { self.db.current_fronters(system.id).await? };
+        if current.contains(&member.id) {
+            return Ok(());
+        }
+        let members = match action {
+            ProxySwitch::Add => current.into_iter().chain([member.id]).collect(),
+            _ => vec![member.id],
+        };
+        let cause = format!("{}:switch", event.event_id);
+        self.db.add_switch_caused(system.id, now_ms(), &members, &cause).await?;
+        Ok(())
+    }
+
+    async fn apply_latch(&self, system: &System, room: &str, update: LatchUpdate<i64>) -> BridgeResult<()> {
         match update {
             LatchUpdate::Keep => Ok(()),
-            LatchUpdate::Set(member, at) => Ok(self.db.set_latch(system.id, Some((member, at))).await?),
-            LatchUpdate::Clear => Ok(self.db.set_latch(system.id, None).await?),
+            LatchUpdate::Set(member, at) => Ok(self.db.set_room_latch(system.id, room, Some((member, at))).await?),
+            LatchUpdate::Clear => Ok(self.db.set_room_latch(system.id, room, None).await?),
         }
     }
 
@@ -103,9 +139,12 @@ impl Bridge {
         let tags = self.db.system_tags(system.id).await?;
         let msg = autoproxy::Message { text: text.text, has_attachment: text.has_attachment, is_edit: true };
         let now = now_ms();
-        let (decision, latch) =
-            autoproxy::decide(msg, &tags, &system.autoproxy_state(), None, now, self.settings.latch_timeout_ms);
-        let Decision::Proxy { member, via: Via::Tag { tag, inner } } = decision else {
+        let room = edit.room_id.as_str();
+        let state = self.db.room_autoproxy(system.id, room).await?.state(&system);
+        let timeout = system.config.latch_timeout(self.settings.latch_timeout_ms);
+        let how = Matching { case_insensitive: !system.config.case_sensitive_tags };
+        let (decision, latch) = autoproxy::decide(msg, &tags, &state, None, now, timeout, how);
+        let Decision::Proxy { member, via: Via::Tag { inner, prefix, suffix, .. } } = decision else {
             return Ok(());
         };
         // The original keeps what clients leave out of edits: media, reply relation.
@@ -114,11 +153,11 @@ impl Bridge {
         if original.sender != edit.sender || original.kind != "m.room.message" || redacted {
             return Ok(());
         }
-        self.apply_latch(&system, latch).await?;
+        self.apply_latch(&system, room, latch).await?;
         let Some(member) = self.db.member_by_id(member).await? else {
             return Ok(());
         };
-        let rewrite = Rewrite::StripTag { prefix: &tag.prefix, suffix: &tag.suffix, inner: &inner };
+        let rewrite = Rewrite::StripTag { prefix: &prefix, suffix: &suffix, inner: &inner };
         let content = ghost_content(&original.content, Some(new_content), rewrite);
         self.proxy(edit, &system, &member, content, &[&original.event_id, &edit.event_id]).await
     }

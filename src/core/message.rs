@@ -97,6 +97,26 @@ fn is_dropped_key(key: &str) -> bool {
     key == "m.new_content" || key.starts_with("org.matrix.msc1767.") || key == "m.text"
 }
 
+/// The content of an edit (`m.replace`) of `target` to `text` (Markdown, rendered with raw
+/// HTML shown as text), with the `* ` fallback body clients that know no edits show.
+pub fn edit_content(target: &str, text: &str) -> Content {
+    let html = super::replies::render(text);
+    let new = serde_json::json!({
+        "msgtype": "m.text",
+        "body": text,
+        "format": HTML_FORMAT,
+        "formatted_body": html.trim_end(),
+        "m.mentions": {},
+    });
+    let mut out = Content::new();
+    out.insert("msgtype".to_owned(), Value::from("m.text"));
+    out.insert("body".to_owned(), Value::from(format!("* {text}")));
+    out.insert("m.new_content".to_owned(), new);
+    out.insert("m.mentions".to_owned(), serde_json::json!({}));
+    out.insert("m.relates_to".to_owned(), serde_json::json!({"rel_type": "m.replace", "event_id": target}));
+    out
+}
+
 /// Builds the ghost's content. `original` is the message as first sent (for an edit: the
 /// original event's content, which keeps media and the reply relation); `edit` is the
 /// edit's `m.new_content` when an edit triggered the proxy.

@@ -2,6 +2,8 @@
 //! what an import kept in `import_extra` comes back as it was; timestamps keep their instant
 //! (the imported text where there is one); IDs are the bridge's short IDs.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value, json};
 
 use super::{Db, DbResult, Group, Member, System, privacy::PrivacyOf};
@@ -43,8 +45,10 @@ impl Db {
 
     pub async fn export_system(&self, system: &System) -> DbResult<Export> {
         let (mut extra, created_ms) = self.import_extra("systems", system.id).await?;
-        let switches: Vec<ExportSwitch> =
+        // Switches imported by an earlier version were kept as they were written.
+        let legacy: Vec<ExportSwitch> =
             extra.remove("switches").and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
+        let switches = self.export_switches(system.id, legacy).await?;
         let created = created(&mut extra, created_ms);
         extra.entry("accounts").or_insert_with(|| json!([]));
         // The name format is a setting the bridge uses: its value wins over the kept one.
@@ -83,6 +87,33 @@ impl Db {
             switches,
             extra,
         })
+    }
+
+    /// The switch log in PluralKit's form: members by ID, the timestamp as imported while
+    /// the switch was not moved.
+    async fn export_switches(&self, system_id: i64, legacy: Vec<ExportSwitch>) -> DbResult<Vec<ExportSwitch>> {
+        let stored = self.switches_for_export(system_id).await?;
+        if stored.is_empty() {
+            return Ok(legacy);
+        }
+        let mut short_ids: HashMap<i64, String> = HashMap::new();
+        for m in self.members(system_id).await? {
+            short_ids.insert(m.id, m.short_id);
+        }
+        Ok(stored
+            .into_iter()
+            .map(|(s, written)| {
+                let same = written.as_deref().and_then(|w| chrono::DateTime::parse_from_rfc3339(w).ok());
+                let timestamp = match (written, same.map(|t| t.timestamp_millis())) {
+                    (Some(w), Some(at)) if at == s.at => w,
+                    _ => chrono::DateTime::from_timestamp_millis(s.at)
+                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+                        .unwrap_or_default(),
+                };
+                let members = s.members.iter().filter_map(|id| short_ids.get(id).cloned()).collect();
+                ExportSwitch { timestamp, members, extra: Map::new() }
+            })
+            .collect())
     }
 
     async fn export_member(&self, m: &Member) -> DbResult<ExportMember> {

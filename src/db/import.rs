@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{
     Db, DbError, DbResult,
@@ -26,6 +26,7 @@ pub struct ImportSummary {
     pub members_updated: usize,
     pub groups_created: usize,
     pub groups_updated: usize,
+    pub switches_added: usize,
 }
 
 /// A PluralKit ID worth keeping: 5 or 6 lower-case letters.
@@ -107,7 +108,6 @@ impl Db {
         };
         summary.system_id = system_id;
         let mut extra = export.extra.clone();
-        extra.insert("switches".to_owned(), serde_json::to_value(&export.switches).unwrap_or(json!([])));
         keep_created(&mut extra, export.created.as_deref());
         sqlx::query(
             "UPDATE systems SET name = $1, description = $2, tag = $3, pronouns = $4, avatar_url = $5, banner_url = $6, \
@@ -150,6 +150,16 @@ impl Db {
             touched_groups.push(group);
             if created { summary.groups_created += 1 } else { summary.groups_updated += 1 }
         }
+        // Switches name members by the file's IDs; members not in the file are left out.
+        let switches: Vec<(i64, Vec<i64>, String)> = export
+            .switches
+            .iter()
+            .filter_map(|s| {
+                let at = chrono::DateTime::parse_from_rfc3339(&s.timestamp).ok()?.timestamp_millis();
+                Some((at, s.members.iter().filter_map(|m| ids.get(m).copied()).collect(), s.timestamp.clone()))
+            })
+            .collect();
+        summary.switches_added = Db::import_switches_in(&mut tx, system_id, &switches, now).await?;
         let count = |table: &'static str| {
             let sql = format!("SELECT COUNT(*) FROM {table} WHERE system_id = $1");
             async move { sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)) }

@@ -125,6 +125,68 @@ impl Db {
         .await?)
     }
 
+    /// The proxied message whose ghost copy is `ghost_event_id`.
+    pub async fn proxied_by_ghost_event(&self, ghost_event_id: &str) -> DbResult<Option<ProxiedMessage>> {
+        Ok(sqlx::query_as::<_, ProxiedMessage>(
+            "SELECT original_event_id, room_id, ghost_event_id, ghost_user_id, member_id, system_id, sender \
+             FROM proxied_messages WHERE ghost_event_id = $1 ORDER BY created_at LIMIT 1",
+        )
+        .bind(ghost_event_id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// The system's latest proxied message in the room.
+    pub async fn latest_proxied(&self, room_id: &str, system_id: i64) -> DbResult<Option<ProxiedMessage>> {
+        Ok(sqlx::query_as::<_, ProxiedMessage>(
+            "SELECT original_event_id, room_id, ghost_event_id, ghost_user_id, member_id, system_id, sender \
+             FROM proxied_messages WHERE room_id = $1 AND system_id = $2 AND ghost_event_id IS NOT NULL \
+             ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(room_id)
+        .bind(system_id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// When the ghost message was sent (ms).
+    pub async fn proxied_at(&self, ghost_event_id: &str) -> DbResult<Option<i64>> {
+        Ok(sqlx::query_scalar("SELECT MIN(created_at) FROM proxied_messages WHERE ghost_event_id = $1")
+            .bind(ghost_event_id)
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    /// A ghost message was sent again by another member (`pk;reproxy`): the map points at
+    /// the new copy.
+    pub async fn reproxied(&self, old_ghost: &str, new_ghost: &str, ghost_user: &str, member_id: i64) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE proxied_messages SET ghost_event_id = $2, ghost_user_id = $3, member_id = $4 WHERE ghost_event_id = $1",
+        )
+        .bind(old_ghost)
+        .bind(new_ghost)
+        .bind(ghost_user)
+        .bind(member_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Queues `target` (a command message, say) for redaction by the bot.
+    pub async fn queue_redaction(&self, target: &str, room_id: &str, cause: &str, now: i64) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO pending_redactions (target, room_id, cause, queued_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (target) DO NOTHING",
+        )
+        .bind(target)
+        .bind(room_id)
+        .bind(cause)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     /// Records a one-off notice for a room. Returns `true` the first time only.
     pub async fn notice_once(&self, room_id: &str, kind: &str, now: i64) -> DbResult<bool> {
         let done = sqlx::query(

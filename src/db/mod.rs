@@ -15,6 +15,8 @@ mod messages;
 mod privacy;
 mod profiles;
 mod queue;
+mod settings;
+mod switches;
 mod systems;
 
 use std::{str::FromStr, time::Duration};
@@ -31,6 +33,8 @@ pub use messages::{PendingRedaction, ProxiedMessage};
 pub use privacy::{Privacy, PrivacyOf};
 pub use profiles::MemberFlag;
 pub use queue::{RoomEventRow, Settled};
+pub use settings::{RoomAutoproxy, SystemConfig};
+pub use switches::{StoredSwitch, SwitchChange};
 pub use systems::{Member, System};
 
 #[derive(Debug, thiserror::Error)]

@@ -5,10 +5,11 @@ use sqlx::Row;
 
 use super::{
     Db, DbError, DbResult,
+    settings::SystemConfig,
     inserts::{insert_member_in, insert_system_in},
 };
 use crate::core::{
-    autoproxy::{Mode, State},
+    autoproxy::Mode,
     tags::ProxyTag,
 };
 
@@ -32,16 +33,9 @@ pub struct System {
     pub banner_url: Option<String>,
     /// How ghost display names are made (`{name}`, `{tag}`); `None` is the default.
     pub name_format: Option<String>,
-}
-
-impl System {
-    pub fn autoproxy_state(&self) -> State<i64> {
-        State {
-            mode: Mode::parse(&self.autoproxy_mode).unwrap_or(Mode::Off),
-            member: self.autoproxy_member_id,
-            latch: self.latch_member_id.zip(self.latch_at),
-        }
-    }
+    /// `pk;config` settings (see `db::settings`).
+    #[sqlx(flatten)]
+    pub config: SystemConfig,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
@@ -86,7 +80,7 @@ impl Member {
     }
 }
 
-const SYSTEM_COLS: &str = "s.id, s.short_id, s.slug, s.name, s.tag, s.autoproxy_mode, s.autoproxy_member_id, s.latch_member_id, s.latch_at, s.created_by_event, s.description, s.pronouns, s.color, s.avatar_url, s.banner_url, s.name_format";
+const SYSTEM_COLS: &str = "s.id, s.short_id, s.slug, s.name, s.tag, s.autoproxy_mode, s.autoproxy_member_id, s.latch_member_id, s.latch_at, s.created_by_event, s.description, s.pronouns, s.color, s.avatar_url, s.banner_url, s.name_format, s.timezone, s.latch_timeout_ms, s.pings_enabled, s.case_sensitive_tags, s.proxy_switch, s.member_default_private, s.group_default_private, s.show_private";
 const MEMBER_COLS: &str = "id, system_id, short_id, slug, name, display_name, avatar_url, created_by_event, description, pronouns, color, birthday, banner_url, keep_proxy, allow_autoproxy, created_at, message_count, avatar_mxc, avatar_mxc_from";
 
 pub(super) fn random_u32() -> u32 {
@@ -139,26 +133,23 @@ impl Db {
         self.system_by_id(id).await?.ok_or_else(|| DbError::Invalid("system vanished after insert".into()))
     }
 
-    /// Sets the autoproxy mode (and member for member mode). Changing the mode drops the latch.
+    /// Sets the system's default autoproxy mode (and member for member mode), for rooms
+    /// without their own. The latch of every room that follows the default is let go.
     pub async fn set_autoproxy(&self, system_id: i64, mode: Mode, member: Option<i64>) -> DbResult<()> {
-        sqlx::query(
-            "UPDATE systems SET autoproxy_mode = $1, autoproxy_member_id = $2, latch_member_id = NULL, latch_at = NULL WHERE id = $3",
-        )
-        .bind(mode.as_str())
-        .bind(member)
-        .bind(system_id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    pub async fn set_latch(&self, system_id: i64, latch: Option<(i64, i64)>) -> DbResult<()> {
-        sqlx::query("UPDATE systems SET latch_member_id = $1, latch_at = $2 WHERE id = $3")
-            .bind(latch.map(|l| l.0))
-            .bind(latch.map(|l| l.1))
+        let mut tx = self.write_tx().await?;
+        sqlx::query("UPDATE systems SET autoproxy_mode = $1, autoproxy_member_id = $2 WHERE id = $3")
+            .bind(mode.as_str())
+            .bind(member)
             .bind(system_id)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+        sqlx::query(
+            "UPDATE room_autoproxy SET latch_member_id = NULL, latch_at = NULL WHERE system_id = $1 AND mode IS NULL",
+        )
+        .bind(system_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -347,6 +338,11 @@ async fn delete_member_in(tx: &mut Tx, member_id: i64) -> DbResult<()> {
         .execute(&mut **tx)
         .await?;
     sqlx::query("UPDATE systems SET latch_member_id = NULL, latch_at = NULL WHERE latch_member_id = $1")
+        .bind(member_id)
+        .execute(&mut **tx)
+        .await?;
+    // A room that autoproxied as the member follows the system's default again.
+    sqlx::query("UPDATE room_autoproxy SET mode = NULL, member_id = NULL WHERE member_id = $1")
         .bind(member_id)
         .execute(&mut **tx)
         .await?;

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::{
     core::replies::{code, md},
-    db::{System, now_ms},
+    db::{SwitchChange, System, now_ms},
 };
 
 /// What a pending confirmation is for.
@@ -19,10 +19,33 @@ enum Pending {
     Member(i64),
     System(i64),
     Group(i64),
+    /// A change to the switch log, and the answer once it is done.
+    Switch(SwitchChange, String),
+}
+
+/// The stored form of a switch change waiting for `yes`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PendingSwitch {
+    change: SwitchChange,
+    done: String,
+}
+
+pub(super) fn switch_action(change: &SwitchChange, done: &str) -> String {
+    let pending = PendingSwitch { change: change.clone(), done: done.to_owned() };
+    format!("switch:{}", serde_json::to_string(&pending).unwrap_or_default())
+}
+
+/// `yes` and its usual forms.
+fn is_yes(text: &str) -> bool {
+    matches!(text.trim().to_lowercase().trim_end_matches(['.', '!']), "yes" | "y" | "ok" | "okay" | "confirm")
 }
 
 impl Pending {
     fn parse(action: &str) -> Option<Self> {
+        if let Some(json) = action.strip_prefix("switch:") {
+            let p: PendingSwitch = serde_json::from_str(json).ok()?;
+            return Some(Self::Switch(p.change, p.done));
+        }
         let (kind, id) = action.split_once(':')?;
         let id = id.parse().ok()?;
         match kind {
@@ -70,6 +93,9 @@ impl Bridge {
                 self.confirm_system_delete(event, text, system).await
             }
             (Some(Pending::Group(id)), Some(system)) => self.confirm_group_delete(event, text, system, id).await,
+            (Some(Pending::Switch(change, done)), Some(system)) => {
+                self.confirm_switch_change(event, text, &system, change, done).await
+            }
             _ => {
                 self.db.settle_confirmation(user, room, None).await?;
                 Ok(false)
@@ -105,6 +131,27 @@ impl Bridge {
         let deletion = (member.id, event.event_id.as_str(), answer.as_str(), now_ms());
         self.db.settle_confirmation(user, room, Some(deletion)).await?;
         self.reply(event, &answer).await?;
+        Ok(true)
+    }
+
+    /// `yes` applies a switch move, edit or delete; anything else cancels it.
+    async fn confirm_switch_change(
+        &self,
+        event: &RoomEvent,
+        text: &str,
+        system: &System,
+        change: SwitchChange,
+        done: String,
+    ) -> BridgeResult<bool> {
+        let (user, room) = (event.sender.as_str(), event.room_id.as_str());
+        if !is_yes(text) {
+            self.reply(event, "Switch change cancelled.").await?;
+            self.db.settle_confirmation(user, room, None).await?;
+            return Ok(false);
+        }
+        let id = event.event_id.as_str();
+        self.db.change_switches_answered(system.id, &change, id, &done, now_ms(), Some((user, room))).await?;
+        self.reply(event, &done).await?;
         Ok(true)
     }
 

@@ -49,7 +49,7 @@ impl Bridge {
 
     /// The bot's direct-message room with `user`, created (encrypted if encryption is on) and
     /// the user invited the first time.
-    async fn dm_room(&self, user: &UserId) -> BridgeResult<OwnedRoomId> {
+    pub(in crate::bridge) async fn dm_room(&self, user: &UserId) -> BridgeResult<OwnedRoomId> {
         if let Some(room) = self.db.dm_room(user.as_str()).await? {
             if let Ok(room) = RoomId::parse(room.as_str()) {
                 if self.still_there(&room, user).await? {

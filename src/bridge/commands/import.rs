@@ -73,13 +73,14 @@ impl Bridge {
             Format::Tupperbox => "your tuppers",
         });
         Ok(format!(
-            "✅ Imported **{}**{}: {} member(s) created, {} updated; {} group(s) created, {} updated. See `pk;system list`.",
+            "✅ Imported **{}**{}: {} member(s) created, {} updated; {} group(s) created, {} updated; {} switch(es) added. See `pk;system list`.",
             md(name),
             if summary.system_created { " (a new system)" } else { "" },
             summary.members_created,
             summary.members_updated,
             summary.groups_created,
-            summary.groups_updated
+            summary.groups_updated,
+            summary.switches_added
         ))
     }
 }

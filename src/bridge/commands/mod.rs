@@ -6,12 +6,15 @@ mod config;
 mod confirm;
 mod export;
 mod fields;
+mod front;
 mod groups;
 mod images;
 mod import;
 mod links;
 mod member;
+mod messages;
 mod privacy;
+mod switches;
 mod system;
 
 use super::{Bridge, BridgeResult, RoomEvent};
@@ -40,7 +43,9 @@ impl Bridge {
             return Ok(false);
         };
         if let Some(answer) = self.db.command_result(event.event_id.as_str()).await? {
-            self.reply(event, &answer).await?;
+            if !answer.is_empty() {
+                self.reply(event, &answer).await?;
+            }
             return Ok(true);
         }
         let answer = match parsed {
@@ -59,7 +64,10 @@ impl Bridge {
         };
         crate::fault::point("command.before-record");
         self.db.record_command_result(event.event_id.as_str(), &answer, now_ms()).await?;
-        self.reply(event, &answer).await?;
+        // An empty answer: the command did its work and removed itself (`pk;edit`, …).
+        if !answer.is_empty() {
+            self.reply(event, &answer).await?;
+        }
         Ok(true)
     }
 
@@ -111,10 +119,18 @@ impl Bridge {
                 None => Ok(NO_SYSTEM.to_owned()),
                 Some(system) => self.public_view(&system, *card).await,
             },
-            Command::Autoproxy(arg) => match system {
+            Command::Autoproxy { arg, global } => match system {
                 None => Ok(NO_SYSTEM.to_owned()),
-                Some(system) => self.autoproxy_command(system, arg).await,
+                Some(system) => self.autoproxy_command(event, system, arg, global).await,
             },
+            Command::Switch(cmd) => match system {
+                None => Ok(NO_SYSTEM.to_owned()),
+                Some(system) => self.switch_command(event, system, cmd).await,
+            },
+            Command::Front(cmd) => self.front_command(&event.sender, system, cmd).await,
+            Command::Edit { .. } | Command::Reproxy { .. } | Command::Message { .. } => {
+                self.message_command(event, system, cmd).await
+            }
         }
     }
 }

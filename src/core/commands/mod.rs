@@ -4,6 +4,8 @@
 //! about the database or Matrix.
 
 mod args;
+mod config;
+mod front;
 mod group;
 mod member;
 mod system;
@@ -12,6 +14,8 @@ pub mod table;
 mod tests;
 
 pub use args::FieldArg;
+pub use config::ConfigCommand;
+pub use front::{FrontCommand, FrontView, SwitchCommand, SwitchEditHow};
 pub use group::GroupCommand;
 pub use member::{MemberCommand, ProxyAction};
 pub use system::SystemCommand;
@@ -30,8 +34,26 @@ pub enum Command {
     System(SystemCommand),
     Member(MemberCommand),
     Group(GroupCommand),
-    /// `pk;config` (shows the settings) and `pk;config name format [<format>|-clear]`.
-    Config(Option<FieldArg>),
+    /// `pk;config [<setting> [<value>|-clear]]`.
+    Config(ConfigCommand),
+    /// `pk;switch …`.
+    Switch(SwitchCommand),
+    /// `pk;front`, `pk;fh`, `pk;fp`, `pk;system [<system>] fronter|…`, `pk;group <g> fp`.
+    Front(FrontCommand),
+    /// `pk;edit <text>`: the replied-to (or latest) proxied message of the sender's system.
+    Edit {
+        text: String,
+        how: EditHow,
+    },
+    /// `pk;reproxy <member>`.
+    Reproxy {
+        member: String,
+    },
+    /// `pk;message [<event ID or link>] [-delete]`.
+    Message {
+        target: Option<String>,
+        delete: bool,
+    },
     /// `pk;export`: the system as a PluralKit export in the sender's direct chat.
     Export,
     /// `pk;import`: the file is the message's own attachment or the replied-to message's.
@@ -47,8 +69,12 @@ pub enum Command {
     /// A card shown to its owner the way others see it (`-public` on `pk;system`,
     /// `pk;member <m>`, `pk;group <g>`).
     PublicView(Box<Command>),
-    /// `pk;autoproxy` with no argument shows the current mode.
-    Autoproxy(Option<AutoproxyArg>),
+    /// `pk;autoproxy` with no argument shows what applies in the room; `global`: the
+    /// system's default rather than this room's mode.
+    Autoproxy {
+        arg: Option<AutoproxyArg>,
+        global: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +83,16 @@ pub enum AutoproxyArg {
     Latch,
     Front,
     Member(String),
+    /// The room follows the system's default again.
+    Default,
+}
+
+/// How `pk;edit` uses its text (PluralKit's `-append`, `-prepend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditHow {
+    Replace,
+    Append,
+    Prepend,
 }
 
 /// A message that starts with the prefix but is not a valid command. The text is shown to
@@ -135,7 +171,10 @@ fn parse_words(input: &str) -> Result<Command, ParseError> {
     };
     match table::find(Scope::Root, &head) {
         Some(Verb::Help) => Ok(Command::Help),
-        Some(Verb::System) => system::parse(&args).map(Command::System),
+        Some(Verb::System) => match system_front(&args) {
+            Some(front) => Ok(Command::Front(front)),
+            None => system::parse(&args).map(Command::System),
+        },
         Some(Verb::List) => Ok(Command::System(SystemCommand::List)),
         Some(Verb::Member)
             if args.len() == 2 && args.word(1).and_then(|w| table::find(Scope::Members, &w)) == Some(Verb::List) =>
@@ -146,43 +185,39 @@ fn parse_words(input: &str) -> Result<Command, ParseError> {
             group::parse_of_member(&args, args.text(1).unwrap_or_default()).map(Command::Group)
         }
         Some(Verb::Member) => member::parse(&args).map(Command::Member),
+        Some(Verb::Group)
+            if args.word(2).and_then(|w| table::find(Scope::Group, &w)) == Some(Verb::GroupFrontPercent) =>
+        {
+            Ok(Command::Front(front::parse_group_percent(&args, args.text(1).unwrap_or_default())))
+        }
         Some(Verb::Group) => group::parse(&args).map(Command::Group),
         Some(Verb::Import) => Ok(Command::Import),
         Some(Verb::Export) => Ok(Command::Export),
-        Some(Verb::Config) => parse_config(&args),
+        Some(Verb::Config) => config::parse(&args).map(Command::Config),
+        Some(Verb::Switch) => front::parse_switch(&args).map(Command::Switch),
+        Some(Verb::Front | Verb::FrontHistory | Verb::FrontPercent) => {
+            front::parse_view(&args, 0, None).map(Command::Front).ok_or_else(|| usage("Usage: `pk;front`"))
+        }
+        Some(Verb::Edit) => parse_edit(&args),
+        Some(Verb::Reproxy) => match args.rest(1) {
+            Some(member) => Ok(Command::Reproxy { member }),
+            None => Err(usage("Usage: `pk;reproxy <member>`, as a reply to your proxied message (or for your latest).")),
+        },
+        Some(Verb::Message) => parse_message(&args),
         Some(Verb::Link) => match args.text(1) {
             Some(target) if args.len() == 2 => Ok(Command::Link { target }),
             _ => Err(usage("Usage: `pk;link @user:server` (the account to link)")),
         },
         Some(Verb::Unlink) if args.len() <= 2 => Ok(Command::Unlink { target: args.text(1) }),
         Some(Verb::Unlink) => Err(usage("Usage: `pk;unlink [@user:server]`")),
-        Some(Verb::Autoproxy) => Ok(Command::Autoproxy(parse_autoproxy(&args))),
+        Some(Verb::Autoproxy) => Ok(parse_autoproxy(&args)),
         _ => Err(ParseError(format!("Unknown command {}. Send `pk;help` for the list of commands.", code(&head)))),
     }
 }
 
-/// `pk;config [name format [<format>|-clear]]`.
-fn parse_config(args: &Args<'_>) -> Result<Command, ParseError> {
-    let (first, second) = (args.word(1), args.word(2));
-    let value_at = match (first.as_deref(), second.as_deref()) {
-        (None, _) => return Ok(Command::Config(None)),
-        (Some("name"), Some("format")) => 3,
-        (Some("nameformat" | "nf"), _) => 2,
-        _ => return Err(usage("The settings are: `pk;config name format [<format>|-clear]`.")),
-    };
-    let value = match args.rest(value_at) {
-        None => FieldArg::Show,
-        Some(v) if args::is_clear_flag(&v) => FieldArg::Clear,
-        Some(v) => {
-            let v = crate::core::profile::check(crate::core::profile::Kind::Line(100), "name format", &v)
-                .map_err(ParseError)?;
-            if !v.contains("{name}") {
-                return Err(usage("A name format needs `{name}` somewhere, like `{name} {tag}`."));
-            }
-            FieldArg::Set(v)
-        }
-    };
-    Ok(Command::Config(Some(value)))
+/// `pk;system fronter|fronthistory|frontpercent …` and `pk;system <system> fronter|…`.
+fn system_front(args: &Args<'_>) -> Option<front::FrontCommand> {
+    front::parse_view(args, 1, None).or_else(|| front::parse_view(args, 2, args.text(1)))
 }
 
 /// `pk;member <member> group …` (and not `pk;member new G…`).
@@ -191,12 +226,55 @@ fn is_member_groups(args: &Args<'_>) -> bool {
     names_a_member && args.word(2).and_then(|w| table::find(Scope::Member, &w)) == Some(Verb::MemberGroups)
 }
 
-fn parse_autoproxy(args: &Args<'_>) -> Option<AutoproxyArg> {
-    match args.word(1).as_deref() {
+fn parse_autoproxy(args: &Args<'_>) -> Command {
+    let is_global = |t: &String| matches!(t.to_lowercase().as_str(), "-global" | "-g" | "--global");
+    let global = args.tokens.iter().any(|t| is_global(&t.text));
+    let words: Vec<String> = args.tokens.iter().skip(1).map(|t| t.text.clone()).filter(|t| !is_global(t)).collect();
+    let arg = match words.first().map(|w| w.to_lowercase()).as_deref() {
         None => None,
         Some("off" | "disable" | "stop" | "no") => Some(AutoproxyArg::Off),
         Some("latch" | "last" | "proxy" | "stick" | "sticky" | "l") => Some(AutoproxyArg::Latch),
         Some("front" | "fronter" | "switch" | "f") => Some(AutoproxyArg::Front),
-        Some(_) => Some(AutoproxyArg::Member(args.rest(1).unwrap_or_default())),
+        Some("default" | "inherit" | "-clear" | "clear" | "reset") => Some(AutoproxyArg::Default),
+        Some(_) => Some(AutoproxyArg::Member(words.join(" "))),
+    };
+    Command::Autoproxy { arg, global }
+}
+
+/// `pk;edit [-append|-prepend] <text>` (flags first or last, so a `-a` inside the text stays).
+/// The text is taken as typed, quotes and all.
+fn parse_edit(args: &Args<'_>) -> Result<Command, ParseError> {
+    let flag = |i: usize| match args.word(i).as_deref() {
+        Some("-append" | "-a") => Some(EditHow::Append),
+        Some("-prepend" | "-p") => Some(EditHow::Prepend),
+        _ => None,
+    };
+    let (mut lo, mut hi) = (1, args.len());
+    let mut how = EditHow::Replace;
+    while lo < hi && let Some(h) = flag(lo) {
+        (how, lo) = (h, lo + 1);
     }
+    while hi > lo && let Some(h) = flag(hi - 1) {
+        (how, hi) = (h, hi - 1);
+    }
+    if lo >= hi {
+        return Err(usage("Usage: `pk;edit <new text>`, as a reply to your proxied message (or for your latest)."));
+    }
+    let end = args.tokens.get(hi).map_or(args.input.len(), |t| t.start);
+    let text = args.input[args.tokens[lo].start..end].trim().to_owned();
+    Ok(Command::Edit { text, how })
+}
+
+/// `pk;message [<event ID or link>] [-delete]`.
+fn parse_message(args: &Args<'_>) -> Result<Command, ParseError> {
+    let mut delete = false;
+    let mut target = None;
+    for t in args.tokens.iter().skip(1) {
+        match t.text.to_lowercase().as_str() {
+            "-delete" | "-d" | "delete" | "-del" => delete = true,
+            _ if target.is_none() => target = Some(t.text.clone()),
+            _ => return Err(usage("Usage: `pk;message [<event ID or link>] [-delete]`")),
+        }
+    }
+    Ok(Command::Message { target, delete })
 }

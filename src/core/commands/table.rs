@@ -14,6 +14,8 @@ pub enum Scope {
     Member,
     Groups,
     Group,
+    /// `pk;switch <word>`.
+    Switch,
 }
 
 /// What a word means.
@@ -51,6 +53,19 @@ pub enum Verb {
     GroupDelete,
     GroupField(GroupField),
     GroupPrivacy,
+    GroupFrontPercent,
+    Switch,
+    SwitchOut,
+    SwitchMove,
+    SwitchEdit,
+    SwitchCopy,
+    SwitchDelete,
+    Front,
+    FrontHistory,
+    FrontPercent,
+    Edit,
+    Reproxy,
+    Message,
 }
 
 /// One command.
@@ -76,7 +91,7 @@ const fn spec(
     Spec { scope, verb, words, usage, help }
 }
 
-use Scope::{Group as G, Groups as Gs, Member as M, Members as Ms, Root as R, System as S};
+use Scope::{Group as G, Groups as Gs, Member as M, Members as Ms, Root as R, Switch as Sw, System as S};
 
 pub const COMMANDS: &[Spec] = &[
     spec(R, Verb::Help, &["help", "h", "commands", "cmd"], "help", "this list"),
@@ -88,8 +103,81 @@ pub const COMMANDS: &[Spec] = &[
         R,
         Verb::Config,
         &["config", "cfg"],
-        "config name format [<format>|-clear]",
-        "how member accounts are named: `{name}` and `{tag}`, default `{name} {tag}`",
+        "config [<setting> [<value>|-clear]]",
+        "your settings: `timezone`, `autoproxy timeout`, `ping`, `proxy case`, `proxy switch`, `private member`, \
+         `private group`, `show private`, `name format` (`pk;config` lists them)",
+    ),
+    spec(
+        R,
+        Verb::Switch,
+        &["switch", "sw"],
+        "switch <member>… | switch out",
+        "register who is fronting now, first fronter first (`out`: nobody)",
+    ),
+    spec(R, Verb::Front, &["front", "fronter", "fronters"], "front [<system>]", "who is fronting (`pk;system fronter`)"),
+    spec(
+        R,
+        Verb::FrontHistory,
+        &["fh", "fronthistory", "history", "switches"],
+        "fh [<page>]",
+        "the switch history, newest first (`pk;system fronthistory`)",
+    ),
+    spec(
+        R,
+        Verb::FrontPercent,
+        &["fp", "frontpercent", "front%", "frontbreakdown"],
+        "fp [<time>] [-flat] [-fronters-only]",
+        "time each member fronted since `<time>` (default 30 days; `pk;system frontpercent`)",
+    ),
+    spec(
+        R,
+        Verb::Edit,
+        &["edit", "e"],
+        "edit <text> [-append|-prepend]",
+        "edit your proxied message (the one replied to, or your latest here)",
+    ),
+    spec(
+        R,
+        Verb::Reproxy,
+        &["reproxy", "rp", "crimes", "crime"],
+        "reproxy <member>",
+        "send your proxied message (replied to, or latest) again as another member",
+    ),
+    spec(
+        R,
+        Verb::Message,
+        &["message", "msg", "messageinfo"],
+        "message [<event ID or link>] [-delete]",
+        "who sent a proxied message (reply to it); `-delete` removes your own",
+    ),
+    spec(Sw, Verb::SwitchOut, &["out"], "switch out", "nobody is fronting"),
+    spec(
+        Sw,
+        Verb::SwitchMove,
+        &["move", "m", "shift", "offset"],
+        "switch move <time>",
+        "move the latest switch: `2h` (ago), `14:30`, `2026-05-01 14:30` (your time zone)",
+    ),
+    spec(
+        Sw,
+        Verb::SwitchEdit,
+        &["edit", "e", "replace"],
+        "switch edit <member>…|out [-first|-remove|-append|-prepend]",
+        "change who is in the latest switch",
+    ),
+    spec(
+        Sw,
+        Verb::SwitchCopy,
+        &["copy", "add", "duplicate", "dupe"],
+        "switch copy <member>… [-first|-remove|-prepend]",
+        "a new switch: the current fronters with these added (or changed by the flag)",
+    ),
+    spec(
+        Sw,
+        Verb::SwitchDelete,
+        &["delete", "remove", "erase", "cancel", "yeet"],
+        "switch delete [all]",
+        "delete the latest switch (or all of them); asks you to confirm (or add `-y`)",
     ),
     spec(R, Verb::Export, &["export"], "export", "your system as PluralKit's `system.json`, sent to our direct chat"),
     spec(
@@ -117,8 +205,9 @@ pub const COMMANDS: &[Spec] = &[
         R,
         Verb::Autoproxy,
         &["autoproxy", "ap", "auto"],
-        "autoproxy [off|latch|front|<member>]",
-        "proxy untagged messages: as the last member used (latch), the first fronter, or one member",
+        "autoproxy [off|latch|front|<member>|default] [-global]",
+        "proxy untagged messages in this room: as the last member used (latch), the first fronter, or one \
+         member; `-global` sets the default for rooms without their own, `default` makes this room follow it",
     ),
     spec(
         S,
@@ -322,6 +411,13 @@ pub const COMMANDS: &[Spec] = &[
         "asks for the group's ID to confirm (or add `-y`); members stay",
     ),
     spec(
+        G,
+        Verb::GroupFrontPercent,
+        &["fp", "frontpercent", "front%", "frontbreakdown"],
+        "group <group> frontpercent [<time>] [-flat] [-fronters-only]",
+        "how long the group's members fronted",
+    ),
+    spec(
         M,
         Verb::MemberDelete,
         &["delete", "remove", "destroy", "erase", "yeet", "rm", "del"],
@@ -350,7 +446,13 @@ pub fn sections() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
             .map(|c| (c.usage, c.help))
             .collect()
     };
-    vec![("System", lines(&[S])), ("Members", lines(&[Ms, M])), ("Groups", lines(&[Gs, G])), ("Other", lines(&[R]))]
+    vec![
+        ("System", lines(&[S])),
+        ("Members", lines(&[Ms, M])),
+        ("Groups", lines(&[Gs, G])),
+        ("Switches", lines(&[Sw])),
+        ("Other", lines(&[R])),
+    ]
 }
 
 #[cfg(test)]

@@ -122,12 +122,73 @@ fn proxy_arguments() {
 
 #[test]
 fn autoproxy_arguments() {
-    assert_eq!(ok("pk;autoproxy"), Command::Autoproxy(None));
-    assert_eq!(ok("pk;ap off"), Command::Autoproxy(Some(AutoproxyArg::Off)));
-    assert_eq!(ok("pk;autoproxy LATCH"), Command::Autoproxy(Some(AutoproxyArg::Latch)));
-    assert_eq!(ok("pk;autoproxy front"), Command::Autoproxy(Some(AutoproxyArg::Front)));
-    assert_eq!(ok("pk;autoproxy Alice"), Command::Autoproxy(Some(AutoproxyArg::Member("Alice".into()))));
-    assert_eq!(ok("pk;autoproxy \"Alice Bee\""), Command::Autoproxy(Some(AutoproxyArg::Member("Alice Bee".into()))));
+    let ap = |arg: Option<AutoproxyArg>, global: bool| Command::Autoproxy { arg, global };
+    assert_eq!(ok("pk;autoproxy"), ap(None, false));
+    assert_eq!(ok("pk;ap off"), ap(Some(AutoproxyArg::Off), false));
+    assert_eq!(ok("pk;autoproxy LATCH"), ap(Some(AutoproxyArg::Latch), false));
+    assert_eq!(ok("pk;autoproxy front -global"), ap(Some(AutoproxyArg::Front), true));
+    assert_eq!(ok("pk;autoproxy -g Alice"), ap(Some(AutoproxyArg::Member("Alice".into())), true));
+    assert_eq!(ok("pk;autoproxy \"Alice Bee\""), ap(Some(AutoproxyArg::Member("Alice Bee".into())), false));
+    assert_eq!(ok("pk;ap default"), ap(Some(AutoproxyArg::Default), false));
+}
+
+#[test]
+fn switch_commands() {
+    let sw = |c: SwitchCommand| Command::Switch(c);
+    let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(ok("pk;switch Bea \"Alice Bee\""), sw(SwitchCommand::Register { members: names(&["Bea", "Alice Bee"]) }));
+    assert_eq!(ok("pk;sw out"), sw(SwitchCommand::Register { members: vec![] }));
+    assert_eq!(ok("pk;switch move 2h 30m"), sw(SwitchCommand::Move { time: "2h 30m".into(), confirmed: false }));
+    assert_eq!(ok("pk;sw m -y 14:30"), sw(SwitchCommand::Move { time: "14:30".into(), confirmed: true }));
+    assert_eq!(
+        ok("pk;switch edit out"),
+        sw(SwitchCommand::Edit { members: vec![], how: SwitchEditHow::Replace, confirmed: false })
+    );
+    assert_eq!(
+        ok("pk;switch edit -first Bea"),
+        sw(SwitchCommand::Edit { members: names(&["Bea"]), how: SwitchEditHow::First, confirmed: false })
+    );
+    assert!(p("pk;switch edit -first a b").is_err(), "-first takes one member");
+    assert_eq!(ok("pk;switch copy Cee"), sw(SwitchCommand::Copy { members: names(&["Cee"]), how: SwitchEditHow::Append }));
+    assert_eq!(
+        ok("pk;switch add -r Cee"),
+        sw(SwitchCommand::Copy { members: names(&["Cee"]), how: SwitchEditHow::Remove })
+    );
+    assert_eq!(ok("pk;switch delete all -y"), sw(SwitchCommand::Delete { all: true, confirmed: true }));
+    assert_eq!(ok("pk;switch delete"), sw(SwitchCommand::Delete { all: false, confirmed: false }));
+    assert!(p("pk;switch").is_err());
+    assert!(p("pk;switch move").is_err());
+}
+
+#[test]
+fn front_views() {
+    let front = |system: Option<&str>, view: FrontView| Command::Front(FrontCommand { system: system.map(Into::into), view });
+    assert_eq!(ok("pk;front"), front(None, FrontView::Fronter));
+    assert_eq!(ok("pk;system fronter"), front(None, FrontView::Fronter));
+    assert_eq!(ok("pk;s abcde f"), front(Some("abcde"), FrontView::Fronter));
+    assert_eq!(ok("pk;fh 3"), front(None, FrontView::History { page: 3 }));
+    assert_eq!(ok("pk;fh @a:x"), front(Some("@a:x"), FrontView::History { page: 1 }));
+    assert_eq!(
+        ok("pk;fp 2w -flat -fronters-only"),
+        front(None, FrontView::Percent { since: Some("2w".into()), flat: true, fronters_only: true, group: None })
+    );
+    assert_eq!(
+        ok("pk;group Singers fp"),
+        front(None, FrontView::Percent { since: None, flat: false, fronters_only: false, group: Some("Singers".into()) })
+    );
+    // The list alias `pk;f` stays the member list, as in PluralKit.
+    assert_eq!(ok("pk;f"), Command::System(SystemCommand::List));
+}
+
+#[test]
+fn message_commands() {
+    assert_eq!(ok("pk;edit hello -a world"), Command::Edit { text: "hello -a world".into(), how: EditHow::Replace });
+    assert_eq!(ok("pk;e -append \"quoted\" too"), Command::Edit { text: "\"quoted\" too".into(), how: EditHow::Append });
+    assert_eq!(ok("pk;edit more -p"), Command::Edit { text: "more".into(), how: EditHow::Prepend });
+    assert!(p("pk;edit").is_err() && p("pk;edit -a").is_err());
+    assert_eq!(ok("pk;rp Bea"), Command::Reproxy { member: "Bea".into() });
+    assert_eq!(ok("pk;msg -delete"), Command::Message { target: None, delete: true });
+    assert_eq!(ok("pk;message $e:x"), Command::Message { target: Some("$e:x".into()), delete: false });
 }
 
 #[test]
@@ -194,7 +255,18 @@ fn every_usage_in_the_table_parses() {
     for spec in table::COMMANDS.iter().filter(|s| !s.usage.is_empty()) {
         let sample = spec
             .usage
-            .replace("[off|latch|front|<member>]", "latch")
+            .replace("[off|latch|front|<member>|default] [-global]", "latch -global")
+            .replace("[<setting> [<value>|-clear]]", "ping off")
+            .replace("<member>… | switch out", "alice")
+            .replace("[<system>]", "abcde")
+            .replace("[<page>]", "2")
+            .replace("[<time>] [-flat] [-fronters-only]", "2w -flat -fronters-only")
+            .replace("<text> [-append|-prepend]", "new words -append")
+            .replace("[<event ID or link>] [-delete]", "-delete")
+            .replace("<time>", "2h")
+            .replace("<member>…|out [-first|-remove|-append|-prepend]", "alice -append")
+            .replace("<member>… [-first|-remove|-prepend]", "alice -prepend")
+            .replace("[all]", "all")
             .replace("<member>", "alice")
             .replace("[<tag>…|add <tag>|remove <tag>|-clear]", "a:text")
             .replace("[on|off]", "on")
@@ -300,10 +372,22 @@ fn view_flags() {
 
 #[test]
 fn config_commands() {
-    assert_eq!(ok("pk;config"), Command::Config(None));
-    assert_eq!(ok("pk;config name format"), Command::Config(Some(FieldArg::Show)));
-    assert_eq!(ok("pk;cfg name format {tag} {name}"), Command::Config(Some(FieldArg::Set("{tag} {name}".into()))));
-    assert_eq!(ok("pk;config nameformat -clear"), Command::Config(Some(FieldArg::Clear)));
+    use crate::core::settings::{Key, Setting};
+    assert_eq!(ok("pk;config"), Command::Config(ConfigCommand::All));
+    assert_eq!(ok("pk;config name format"), Command::Config(ConfigCommand::Show(Key::NameFormat)));
+    assert_eq!(
+        ok("pk;cfg name format {tag} {name}"),
+        Command::Config(ConfigCommand::Set(Setting::NameFormat(Some("{tag} {name}".into()))))
+    );
+    assert_eq!(ok("pk;config nameformat -clear"), Command::Config(ConfigCommand::Set(Setting::NameFormat(None))));
     assert!(p("pk;config name format {tag}").is_err(), "needs {{name}}");
-    assert!(p("pk;config timezone UTC").is_err());
+    assert_eq!(
+        ok("pk;config tz america/new_york"),
+        Command::Config(ConfigCommand::Set(Setting::Timezone(Some("America/New_York".into()))))
+    );
+    assert!(p("pk;config timezone Nowhere/Land").is_err());
+    assert_eq!(ok("pk;config ap timeout 2h"), Command::Config(ConfigCommand::Set(Setting::LatchTimeout(Some(7_200_000)))));
+    assert_eq!(ok("pk;config proxy case off"), Command::Config(ConfigCommand::Set(Setting::ProxyCase(false))));
+    assert_eq!(ok("pk;config ping"), Command::Config(ConfigCommand::Show(Key::Ping)));
+    assert!(p("pk;config colour blue").is_err());
 }
