@@ -67,7 +67,8 @@ fn room_message(content: &Content) {
     }
     let tags = sample_tags();
     if let Some(found) = tags::match_tags(text.text, &tags) {
-        let rewrite = Rewrite::StripTag { prefix: &found.matched_prefix, suffix: &found.matched_suffix, inner: &found.inner };
+        let rewrite =
+            Rewrite::StripTag { prefix: &found.matched_prefix, suffix: &found.matched_suffix, inner: &found.inner };
         let edit = text.replaces.and_then(|_| content.get("m.new_content")).and_then(Value::as_object);
         let ghost = message::ghost_content(content, edit, rewrite);
         assert!(!ghost.contains_key("m.new_content"), "edit machinery reached the ghost's message");

@@ -57,6 +57,12 @@ async fn switches_drive_front_autoproxy_per_room() {
     assert!(reply.contains("Current fronters are now **Bea**, **Alice**"), "{reply}");
     let reply = owner.command(&env, &room_id, "pk;switch bea alice").await;
     assert!(reply.starts_with("❌"), "the same switch twice is refused: {reply}");
+    // Moving the latest switch asks first; `yes` moves it.
+    let reply = owner.command(&env, &room_id, "pk;switch move 2h").await;
+    assert!(reply.contains("This will move the latest switch") && reply.contains("yes"), "{reply}");
+    let yes = owner.send_text(&room_id, "yes").await;
+    let done = owner.reply_to(&env, &room_id, yes.as_str()).await;
+    assert!(done["content"]["body"].as_str().unwrap().contains("Switch moved"), "{done}");
     // An untagged message goes out as the first fronter, at once.
     let original = owner.send_text(&room_id, "hello from the front").await;
     ghost_says(&observer, &room_id, &bea, "hello from the front").await;
@@ -90,23 +96,28 @@ async fn switches_drive_front_autoproxy_per_room() {
     let reply = owner.command(&env, &room_id, "pk;front").await;
     assert!(reply.contains("Nobody is fronting"), "{reply}");
     let reply = owner.command(&env, &room_id, "pk;fh").await;
-    assert!(reply.contains("(switch-out)") && reply.contains("**Alice**") && reply.contains("**Bea**, **Alice**"), "{reply}");
+    assert!(
+        reply.contains("(switch-out)") && reply.contains("**Alice**") && reply.contains("**Bea**, **Alice**"),
+        "{reply}"
+    );
     let reply = owner.command(&env, &room_id, "pk;fp 1h").await;
-    assert!(reply.contains("Front breakdown") && reply.contains("**Alice**") && reply.contains("*(no fronter)*"), "{reply}");
+    assert!(
+        reply.contains("Front breakdown") && reply.contains("**Alice**") && reply.contains("*(no fronter)*"),
+        "{reply}"
+    );
     let reply = observer.command(&env, &room_id, "pk;system @fronter:localhost fronthistory").await;
     assert!(reply.contains("Front history"), "{reply}");
     assert!(owner.command(&env, &room_id, "pk;system privacy fronthistory private").await.contains("private"));
     let reply = observer.command(&env, &room_id, "pk;system @fronter:localhost fh").await;
     assert!(reply.contains("private"), "{reply}");
 
-    // Moving the latest switch asks first; `yes` moves it.
     let reply = owner.command(&env, &room_id, "pk;switch move 30m").await;
-    assert!(reply.contains("This will move the latest switch") && reply.contains("yes"), "{reply}");
-    let yes = owner.send_text(&room_id, "yes").await;
-    let done = owner.reply_to(&env, &room_id, yes.as_str()).await;
-    assert!(done["content"]["body"].as_str().unwrap().contains("Switch moved"), "{done}");
-    let reply = owner.command(&env, &room_id, "pk;switch move 1d").await;
     assert!(reply.starts_with("❌"), "not before the previous switch: {reply}");
+    let reply = owner.command(&env, &room_id, "pk;switch delete").await;
+    assert!(reply.contains("This will delete the latest switch"), "{reply}");
+    let no = owner.send_text(&room_id, "no").await;
+    let cancelled = owner.reply_to(&env, &room_id, no.as_str()).await;
+    assert!(cancelled["content"]["body"].as_str().unwrap().contains("cancelled"), "{cancelled}");
     let reply = owner.command(&env, &room_id, "pk;switch delete -y").await;
     assert!(reply.contains("Switch deleted"), "{reply}");
     let reply = owner.command(&env, &room_id, "pk;front").await;
@@ -116,7 +127,10 @@ async fn switches_drive_front_autoproxy_per_room() {
     let reply = owner.command(&env, &room_id, "pk;config timezone europe/berlin").await;
     assert!(reply.contains("Europe/Berlin"), "{reply}");
     let reply = owner.command(&env, &room_id, "pk;config").await;
-    assert!(reply.contains("Europe/Berlin") && reply.contains("autoproxy timeout") && reply.contains("proxy case"), "{reply}");
+    assert!(
+        reply.contains("Europe/Berlin") && reply.contains("autoproxy timeout") && reply.contains("proxy case"),
+        "{reply}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,16 +159,22 @@ async fn edit_reproxy_message_and_reactions() {
     let reply = observer.command(&env, &room_id, "pk;edit mine now").await;
     assert!(reply.starts_with("❌"), "{reply}");
     let reply = observer
-        .send(&room_id, json!({"msgtype": "m.text", "body": "pk;message -delete",
-            "m.relates_to": {"m.in_reply_to": {"event_id": first}}}))
+        .send(
+            &room_id,
+            json!({"msgtype": "m.text", "body": "pk;message -delete",
+            "m.relates_to": {"m.in_reply_to": {"event_id": first}}}),
+        )
         .await;
     let answer = observer.reply_to(&env, &room_id, reply.as_str()).await;
     assert!(answer["content"]["body"].as_str().unwrap().contains("another system"), "{answer}");
 
     // Anyone may ask who sent it.
     let ask = observer
-        .send(&room_id, json!({"msgtype": "m.text", "body": "pk;message",
-            "m.relates_to": {"m.in_reply_to": {"event_id": first}}}))
+        .send(
+            &room_id,
+            json!({"msgtype": "m.text", "body": "pk;message",
+            "m.relates_to": {"m.in_reply_to": {"event_id": first}}}),
+        )
         .await;
     let card = observer.reply_to(&env, &room_id, ask.as_str()).await;
     let card = card["content"]["body"].as_str().unwrap().to_owned();
@@ -162,8 +182,11 @@ async fn edit_reproxy_message_and_reactions() {
 
     // Reproxy as Bea: Bea's ghost says it (as edited), Alice's copy goes.
     let cmd = owner
-        .send(&room_id, json!({"msgtype": "m.text", "body": "pk;reproxy bea",
-            "m.relates_to": {"m.in_reply_to": {"event_id": first}}}))
+        .send(
+            &room_id,
+            json!({"msgtype": "m.text", "body": "pk;reproxy bea",
+            "m.relates_to": {"m.in_reply_to": {"event_id": first}}}),
+        )
         .await;
     let second = ghost_says(&observer, &room_id, &bea, "hello world").await;
     observer.wait_redacted(&room_id, &first).await;
@@ -183,7 +206,9 @@ async fn edit_reproxy_message_and_reactions() {
     let third = ghost_says(&observer, &room_id, &bea, "ping me").await;
     let bell = react(&observer, &room_id, &third, "🔔").await;
     let ping = observer
-        .wait_for(&room_id, "the ping", |e| e["sender"] == env.bot.as_str() && e["content"]["m.mentions"]["user_ids"][0].is_string())
+        .wait_for(&room_id, "the ping", |e| {
+            e["sender"] == env.bot.as_str() && e["content"]["m.mentions"]["user_ids"][0].is_string()
+        })
         .await;
     assert_eq!(ping["content"]["m.mentions"]["user_ids"], json!([owner.user_id.as_str()]));
     assert!(ping["content"]["body"].as_str().unwrap().contains("Bea"), "{ping}");
@@ -196,7 +221,10 @@ async fn edit_reproxy_message_and_reactions() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let events = observer.messages(&room_id).await;
     assert!(!is_redacted(events.iter().find(|e| e["event_id"] == quiet.as_str()).unwrap()), "not handled");
-    let pings = events.iter().filter(|e| e["sender"] == env.bot.as_str() && e["content"]["m.mentions"]["user_ids"].is_array()).count();
+    let pings = events
+        .iter()
+        .filter(|e| e["sender"] == env.bot.as_str() && e["content"]["m.mentions"]["user_ids"].is_array())
+        .count();
     assert_eq!(pings, 1, "one ping only");
 
     // ❓ sends the info to the reactor's direct chat.
@@ -204,7 +232,9 @@ async fn edit_reproxy_message_and_reactions() {
     let dm = invited_room(&observer).await;
     observer.join(&dm).await;
     let info = observer
-        .wait_for(&dm, "the message info", |e| e["content"]["body"].as_str().is_some_and(|b| b.contains("Proxied message")))
+        .wait_for(&dm, "the message info", |e| {
+            e["content"]["body"].as_str().is_some_and(|b| b.contains("Proxied message"))
+        })
         .await;
     assert!(info["content"]["body"].as_str().unwrap().contains("Bea"), "{info}");
 }
@@ -247,7 +277,9 @@ async fn encrypted_rooms_switch_edit_and_react() {
 
     let bell = react(&observer, &room_id, &sent, "🔔").await;
     let ping = observer
-        .wait_for(&room_id, "the ping", |e| e["sender"] == env.bot.as_str() && e["content"]["m.mentions"]["user_ids"].is_array())
+        .wait_for(&room_id, "the ping", |e| {
+            e["sender"] == env.bot.as_str() && e["content"]["m.mentions"]["user_ids"].is_array()
+        })
         .await;
     assert_eq!(ping["content"]["m.mentions"]["user_ids"], json!([owner.user_id.as_str()]));
     observer.wait_redacted(&room_id, &bell).await;

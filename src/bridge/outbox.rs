@@ -74,7 +74,13 @@ impl Bridge {
     }
 
     /// Redacts `target` as `user` (a ghost redacting its own message needs no power), once.
-    pub(super) async fn redact_as(&self, room: &RoomId, target: &EventId, reason: &str, user: &UserId) -> BridgeResult<()> {
+    pub(super) async fn redact_as(
+        &self,
+        room: &RoomId,
+        target: &EventId,
+        reason: &str,
+        user: &UserId,
+    ) -> BridgeResult<()> {
         if self.db.effect(target.as_str(), "redact").await?.is_some() {
             return Ok(());
         }

@@ -51,8 +51,7 @@ impl Bridge {
         let room = event.room_id.as_str();
         let state = self.db.room_autoproxy(system.id, room).await?.state(&system);
         // Front mode: the first current fronter, read now (a switch takes effect at once).
-        let fronters =
-            if state.mode == Mode::Front { self.db.current_fronters(system.id).await? } else { Vec::new() };
+        let fronters = if state.mode == Mode::Front { self.db.current_fronters(system.id).await? } else { Vec::new() };
         let now = now_ms();
         let timeout = system.config.latch_timeout(self.settings.latch_timeout_ms);
         let how = Matching { case_insensitive: !system.config.case_sensitive_tags };

@@ -70,7 +70,12 @@ pub struct Message<'a> {
 pub enum Via<'t> {
     /// `prefix` and `suffix` are the tag as the message wrote it (letter case and variation
     /// selectors may differ from the stored tag).
-    Tag { tag: &'t ProxyTag, inner: String, prefix: String, suffix: String },
+    Tag {
+        tag: &'t ProxyTag,
+        inner: String,
+        prefix: String,
+        suffix: String,
+    },
     Autoproxy,
 }
 
@@ -116,7 +121,13 @@ pub fn decide<'t, K: Copy + PartialEq>(
             return (Decision::Ignore, LatchUpdate::Keep);
         }
         let update = if state.mode == Mode::Latch { LatchUpdate::Set(m.member, now) } else { LatchUpdate::Keep };
-        return (Decision::Proxy { member: m.member, via: Via::Tag { tag: m.tag, inner: m.inner, prefix: m.matched_prefix, suffix: m.matched_suffix } }, update);
+        return (
+            Decision::Proxy {
+                member: m.member,
+                via: Via::Tag { tag: m.tag, inner: m.inner, prefix: m.matched_prefix, suffix: m.matched_suffix },
+            },
+            update,
+        );
     }
     if msg.is_edit || (msg.text.trim().is_empty() && !msg.has_attachment) {
         return (Decision::Ignore, LatchUpdate::Keep);
@@ -165,7 +176,13 @@ mod tests {
     fn tag_match_proxies_without_autoproxy() {
         let tags = tags();
         let (d, u) = decide(text("a: hello"), &tags, &State::default(), None, 0, DEFAULT_LATCH_TIMEOUT_MS, M);
-        assert_eq!(d, Decision::Proxy { member: 1, via: Via::Tag { tag: &tags[0].1, inner: "hello".into(), prefix: "a:".into(), suffix: String::new() } });
+        assert_eq!(
+            d,
+            Decision::Proxy {
+                member: 1,
+                via: Via::Tag { tag: &tags[0].1, inner: "hello".into(), prefix: "a:".into(), suffix: String::new() }
+            }
+        );
         assert_eq!(u, LatchUpdate::Keep);
         let (d, _) = decide(text("hello"), &tags, &State::default(), None, 0, DEFAULT_LATCH_TIMEOUT_MS, M);
         assert_eq!(d, Decision::Ignore);

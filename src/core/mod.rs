@@ -13,7 +13,7 @@ pub mod message;
 pub mod privacy;
 pub mod profile;
 pub mod replies;
-pub mod slug;
 pub mod settings;
+pub mod slug;
 pub mod tags;
 pub mod time;

@@ -4,9 +4,8 @@
 
 use std::collections::HashMap;
 
-use super::{Db, DbResult, systems::record_answer_in, systems::Tx};
+use super::{Db, DbResult, systems::Tx, systems::record_answer_in};
 use crate::core::fronting::Switch;
-
 
 /// A stored switch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,10 +172,13 @@ impl Db {
                 .await?;
         let written: HashMap<i64, Option<String>> = rows.iter().map(|(id, _, w)| (*id, w.clone())).collect();
         let stored = self.with_members(rows.into_iter().map(|(id, at, _)| (id, at)).collect()).await?;
-        Ok(stored.into_iter().map(|s| {
-            let w = written.get(&s.id).cloned().flatten();
-            (s, w)
-        }).collect())
+        Ok(stored
+            .into_iter()
+            .map(|s| {
+                let w = written.get(&s.id).cloned().flatten();
+                (s, w)
+            })
+            .collect())
     }
 }
 
@@ -280,7 +282,9 @@ mod tests {
         let since = db.switches_since(s.id, 250).await.unwrap();
         assert_eq!(since.iter().map(|s| s.at).collect::<Vec<_>>(), [200, 300]);
         let top = latest[0].id;
-        db.change_switches_answered(s.id, &SwitchChange::Move { id: top, at: 250 }, "$e4", "ok", 4, None).await.unwrap();
+        db.change_switches_answered(s.id, &SwitchChange::Move { id: top, at: 250 }, "$e4", "ok", 4, None)
+            .await
+            .unwrap();
         db.change_switches_answered(s.id, &SwitchChange::Edit { id: top, members: vec![b.id] }, "$e5", "ok", 5, None)
             .await
             .unwrap();

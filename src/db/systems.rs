@@ -5,13 +5,10 @@ use sqlx::Row;
 
 use super::{
     Db, DbError, DbResult,
-    settings::SystemConfig,
     inserts::{insert_member_in, insert_system_in},
+    settings::SystemConfig,
 };
-use crate::core::{
-    autoproxy::Mode,
-    tags::ProxyTag,
-};
+use crate::core::{autoproxy::Mode, tags::ProxyTag};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct System {

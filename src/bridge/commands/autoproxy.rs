@@ -50,9 +50,11 @@ impl Bridge {
             return self.autoproxy_here(&system, room).await;
         };
         let (mode, member) = match arg {
-            AutoproxyArg::Default if global => return Ok("❌ `default` is for one room; the default itself can be \
+            AutoproxyArg::Default if global => {
+                return Ok("❌ `default` is for one room; the default itself can be \
                  `off`, `latch`, `front` or a member."
-                .to_owned()),
+                    .to_owned());
+            }
             AutoproxyArg::Default => {
                 self.db.set_room_autoproxy(system.id, room, None, None).await?;
                 let default = self.autoproxy_description(&system).await?;

@@ -8,7 +8,7 @@ use crate::{
         profile::{DEFAULT_NAME_FORMAT, format_name},
         replies::code,
         settings::{KEYS, Key, Setting, on_off, timeout_text},
-        time::{format_instant, Tz},
+        time::{Tz, format_instant},
     },
     db::{System, now_ms},
 };
@@ -17,7 +17,8 @@ impl Bridge {
     pub(super) async fn config_command(&self, system: System, cmd: ConfigCommand) -> BridgeResult<String> {
         match cmd {
             ConfigCommand::All => {
-                let mut out = String::from("**Settings** (`pk;config <setting> <value>` changes one, `-clear` resets it)\n");
+                let mut out =
+                    String::from("**Settings** (`pk;config <setting> <value>` changes one, `-clear` resets it)\n");
                 for (key, name, what) in KEYS {
                     let (value, default) = self.setting_text(&system, *key);
                     let changed = if value == default { String::new() } else { format!(" (default: {default})") };
@@ -33,7 +34,10 @@ impl Bridge {
                     out.push_str(&format!(". It is now {} there", format_instant(now_ms(), system.config.zone())));
                 }
                 if key == Key::NameFormat {
-                    out.push_str(&format!(". Members show as {}", self.name_example(&system, system.name_format.as_deref())));
+                    out.push_str(&format!(
+                        ". Members show as {}",
+                        self.name_example(&system, system.name_format.as_deref())
+                    ));
                 }
                 Ok(format!("{out}."))
             }
@@ -52,7 +56,10 @@ impl Bridge {
                         out.push_str(&format!(": members show as {}", self.name_example(&updated, format.as_deref())));
                     }
                     Setting::Timezone(_) => {
-                        out.push_str(&format!(" (it is now {} there)", format_instant(now_ms(), updated.config.zone())));
+                        out.push_str(&format!(
+                            " (it is now {} there)",
+                            format_instant(now_ms(), updated.config.zone())
+                        ));
                     }
                     _ => {}
                 }
@@ -81,10 +88,9 @@ impl Bridge {
             Key::MemberPrivate => (on_off(c.member_default_private).to_owned(), "off".to_owned()),
             Key::GroupPrivate => (on_off(c.group_default_private).to_owned(), "off".to_owned()),
             Key::ShowPrivate => (on_off(c.show_private).to_owned(), "on".to_owned()),
-            Key::NameFormat => (
-                code(system.name_format.as_deref().unwrap_or(DEFAULT_NAME_FORMAT)),
-                code(DEFAULT_NAME_FORMAT),
-            ),
+            Key::NameFormat => {
+                (code(system.name_format.as_deref().unwrap_or(DEFAULT_NAME_FORMAT)), code(DEFAULT_NAME_FORMAT))
+            }
         }
     }
 }

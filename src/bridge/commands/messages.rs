@@ -57,7 +57,13 @@ impl Bridge {
         }
     }
 
-    async fn edit_message(&self, event: &RoomEvent, row: &ProxiedMessage, text: &str, how: EditHow) -> BridgeResult<String> {
+    async fn edit_message(
+        &self,
+        event: &RoomEvent,
+        row: &ProxiedMessage,
+        text: &str,
+        how: EditHow,
+    ) -> BridgeResult<String> {
         let (Some(ghost_event), Ok(ghost)) = (row.ghost_event_id.as_deref(), UserId::parse(row.ghost_user_id.as_str()))
         else {
             return Ok(NOT_FOUND.to_owned());

@@ -62,7 +62,8 @@ impl Bridge {
                     format_instant(at, zone),
                     format_duration(now - at)
                 );
-                let done = format!("✅ Switch moved to {} ({} ago).", format_instant(at, zone), format_duration(now - at));
+                let done =
+                    format!("✅ Switch moved to {} ({} ago).", format_instant(at, zone), format_duration(now - at));
                 let change = SwitchChange::Move { id: current.id, at };
                 self.change_or_ask(event, &system, change, confirmed, question, done).await
             }
@@ -81,7 +82,10 @@ impl Bridge {
                 let ago = format_duration(now - current.at);
                 let (question, done) = if after.is_empty() {
                     (
-                        format!("⚠️ This will turn the latest switch ({}, {ago} ago) into a switch-out.", self.names(&before)),
+                        format!(
+                            "⚠️ This will turn the latest switch ({}, {ago} ago) into a switch-out.",
+                            self.names(&before)
+                        ),
                         "✅ Switch edited. The latest switch is now a switch-out.".to_owned(),
                     )
                 } else {
@@ -109,8 +113,10 @@ impl Bridge {
             SwitchCommand::Delete { all: false, confirmed } => {
                 let Some(current) = latest.first() else { return Ok(NO_SWITCHES.to_owned()) };
                 let who = self.names(&self.switch_members(current).await?);
-                let mut question =
-                    format!("⚠️ This will delete the latest switch ({who}, {} ago).", format_duration(now - current.at));
+                let mut question = format!(
+                    "⚠️ This will delete the latest switch ({who}, {} ago).",
+                    format_duration(now - current.at)
+                );
                 match latest.get(1) {
                     Some(prev) => question.push_str(&format!(
                         " The one before it is {} ({} ago).",
@@ -163,7 +169,9 @@ impl Bridge {
             return Ok(done);
         }
         let action = super::confirm::switch_action(&change, &done);
-        self.db.set_confirmation(event.sender.as_str(), event.room_id.as_str(), &action, now + CONFIRM_WINDOW_MS).await?;
+        self.db
+            .set_confirmation(event.sender.as_str(), event.room_id.as_str(), &action, now + CONFIRM_WINDOW_MS)
+            .await?;
         Ok(format!("{question} Reply `yes` within 5 minutes to confirm, anything else to cancel."))
     }
 
@@ -225,4 +233,3 @@ fn combine(current: &[Member], named: Vec<Member>, how: SwitchEditHow) -> Vec<Me
         }
     }
 }
-

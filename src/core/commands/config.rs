@@ -43,9 +43,8 @@ pub(super) fn parse(args: &Args<'_>) -> Result<ConfigCommand, ParseError> {
     if args.len() == 1 {
         return Ok(ConfigCommand::All);
     }
-    let found = WORDS.iter().find(|(words, _)| {
-        words.iter().enumerate().all(|(i, w)| args.word(1 + i).as_deref() == Some(*w))
-    });
+    let found =
+        WORDS.iter().find(|(words, _)| words.iter().enumerate().all(|(i, w)| args.word(1 + i).as_deref() == Some(*w)));
     let Some((words, key)) = found else {
         let names: Vec<String> = settings::KEYS.iter().map(|(_, name, _)| format!("`{name}`")).collect();
         return Err(ParseError(format!("Unknown setting. The settings are {}.", names.join(", "))));

@@ -44,9 +44,16 @@ pub enum SwitchCommand {
 pub enum FrontView {
     Fronter,
     /// Newest first; `page` counts from 1.
-    History { page: usize },
+    History {
+        page: usize,
+    },
     /// Since `since` (default 30 days), optionally only a group's members.
-    Percent { since: Option<String>, flat: bool, fronters_only: bool, group: Option<String> },
+    Percent {
+        since: Option<String>,
+        flat: bool,
+        fronters_only: bool,
+        group: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

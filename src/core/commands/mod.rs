@@ -201,7 +201,9 @@ fn parse_words(input: &str) -> Result<Command, ParseError> {
         Some(Verb::Edit) => parse_edit(&args),
         Some(Verb::Reproxy) => match args.rest(1) {
             Some(member) => Ok(Command::Reproxy { member }),
-            None => Err(usage("Usage: `pk;reproxy <member>`, as a reply to your proxied message (or for your latest).")),
+            None => {
+                Err(usage("Usage: `pk;reproxy <member>`, as a reply to your proxied message (or for your latest)."))
+            }
         },
         Some(Verb::Message) => parse_message(&args),
         Some(Verb::Link) => match args.text(1) {
@@ -217,7 +219,9 @@ fn parse_words(input: &str) -> Result<Command, ParseError> {
 
 /// `pk;system fronter|fronthistory|frontpercent …` and `pk;system <system> fronter|…`.
 fn system_front(args: &Args<'_>) -> Option<front::FrontCommand> {
-    front::parse_view(args, 1, None).or_else(|| front::parse_view(args, 2, args.text(1)))
+    // `pk;system privacy fronthistory …` is a privacy setting, not a view of system "privacy".
+    let names_a_system = args.word(1).is_some_and(|w| table::find(Scope::System, &w).is_none());
+    front::parse_view(args, 1, None).or_else(|| names_a_system.then(|| front::parse_view(args, 2, args.text(1)))?)
 }
 
 /// `pk;member <member> group …` (and not `pk;member new G…`).
@@ -251,10 +255,14 @@ fn parse_edit(args: &Args<'_>) -> Result<Command, ParseError> {
     };
     let (mut lo, mut hi) = (1, args.len());
     let mut how = EditHow::Replace;
-    while lo < hi && let Some(h) = flag(lo) {
+    while lo < hi
+        && let Some(h) = flag(lo)
+    {
         (how, lo) = (h, lo + 1);
     }
-    while hi > lo && let Some(h) = flag(hi - 1) {
+    while hi > lo
+        && let Some(h) = flag(hi - 1)
+    {
         (how, hi) = (h, hi - 1);
     }
     if lo >= hi {

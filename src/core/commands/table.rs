@@ -114,7 +114,13 @@ pub const COMMANDS: &[Spec] = &[
         "switch <member>… | switch out",
         "register who is fronting now, first fronter first (`out`: nobody)",
     ),
-    spec(R, Verb::Front, &["front", "fronter", "fronters"], "front [<system>]", "who is fronting (`pk;system fronter`)"),
+    spec(
+        R,
+        Verb::Front,
+        &["front", "fronter", "fronters"],
+        "front [<system>]",
+        "who is fronting (`pk;system fronter`)",
+    ),
     spec(
         R,
         Verb::FrontHistory,

@@ -136,7 +136,10 @@ fn autoproxy_arguments() {
 fn switch_commands() {
     let sw = |c: SwitchCommand| Command::Switch(c);
     let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    assert_eq!(ok("pk;switch Bea \"Alice Bee\""), sw(SwitchCommand::Register { members: names(&["Bea", "Alice Bee"]) }));
+    assert_eq!(
+        ok("pk;switch Bea \"Alice Bee\""),
+        sw(SwitchCommand::Register { members: names(&["Bea", "Alice Bee"]) })
+    );
     assert_eq!(ok("pk;sw out"), sw(SwitchCommand::Register { members: vec![] }));
     assert_eq!(ok("pk;switch move 2h 30m"), sw(SwitchCommand::Move { time: "2h 30m".into(), confirmed: false }));
     assert_eq!(ok("pk;sw m -y 14:30"), sw(SwitchCommand::Move { time: "14:30".into(), confirmed: true }));
@@ -149,7 +152,10 @@ fn switch_commands() {
         sw(SwitchCommand::Edit { members: names(&["Bea"]), how: SwitchEditHow::First, confirmed: false })
     );
     assert!(p("pk;switch edit -first a b").is_err(), "-first takes one member");
-    assert_eq!(ok("pk;switch copy Cee"), sw(SwitchCommand::Copy { members: names(&["Cee"]), how: SwitchEditHow::Append }));
+    assert_eq!(
+        ok("pk;switch copy Cee"),
+        sw(SwitchCommand::Copy { members: names(&["Cee"]), how: SwitchEditHow::Append })
+    );
     assert_eq!(
         ok("pk;switch add -r Cee"),
         sw(SwitchCommand::Copy { members: names(&["Cee"]), how: SwitchEditHow::Remove })
@@ -162,7 +168,8 @@ fn switch_commands() {
 
 #[test]
 fn front_views() {
-    let front = |system: Option<&str>, view: FrontView| Command::Front(FrontCommand { system: system.map(Into::into), view });
+    let front =
+        |system: Option<&str>, view: FrontView| Command::Front(FrontCommand { system: system.map(Into::into), view });
     assert_eq!(ok("pk;front"), front(None, FrontView::Fronter));
     assert_eq!(ok("pk;system fronter"), front(None, FrontView::Fronter));
     assert_eq!(ok("pk;s abcde f"), front(Some("abcde"), FrontView::Fronter));
@@ -174,8 +181,13 @@ fn front_views() {
     );
     assert_eq!(
         ok("pk;group Singers fp"),
-        front(None, FrontView::Percent { since: None, flat: false, fronters_only: false, group: Some("Singers".into()) })
+        front(
+            None,
+            FrontView::Percent { since: None, flat: false, fronters_only: false, group: Some("Singers".into()) }
+        )
     );
+    // A system subcommand is never read as a system's name.
+    assert!(matches!(ok("pk;system privacy fronthistory private"), Command::System(SystemCommand::Privacy(Some(_)))));
     // The list alias `pk;f` stays the member list, as in PluralKit.
     assert_eq!(ok("pk;f"), Command::System(SystemCommand::List));
 }
@@ -183,7 +195,10 @@ fn front_views() {
 #[test]
 fn message_commands() {
     assert_eq!(ok("pk;edit hello -a world"), Command::Edit { text: "hello -a world".into(), how: EditHow::Replace });
-    assert_eq!(ok("pk;e -append \"quoted\" too"), Command::Edit { text: "\"quoted\" too".into(), how: EditHow::Append });
+    assert_eq!(
+        ok("pk;e -append \"quoted\" too"),
+        Command::Edit { text: "\"quoted\" too".into(), how: EditHow::Append }
+    );
     assert_eq!(ok("pk;edit more -p"), Command::Edit { text: "more".into(), how: EditHow::Prepend });
     assert!(p("pk;edit").is_err() && p("pk;edit -a").is_err());
     assert_eq!(ok("pk;rp Bea"), Command::Reproxy { member: "Bea".into() });
@@ -386,7 +401,10 @@ fn config_commands() {
         Command::Config(ConfigCommand::Set(Setting::Timezone(Some("America/New_York".into()))))
     );
     assert!(p("pk;config timezone Nowhere/Land").is_err());
-    assert_eq!(ok("pk;config ap timeout 2h"), Command::Config(ConfigCommand::Set(Setting::LatchTimeout(Some(7_200_000)))));
+    assert_eq!(
+        ok("pk;config ap timeout 2h"),
+        Command::Config(ConfigCommand::Set(Setting::LatchTimeout(Some(7_200_000))))
+    );
     assert_eq!(ok("pk;config proxy case off"), Command::Config(ConfigCommand::Set(Setting::ProxyCase(false))));
     assert_eq!(ok("pk;config ping"), Command::Config(ConfigCommand::Show(Key::Ping)));
     assert!(p("pk;config colour blue").is_err());
