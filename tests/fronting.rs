@@ -49,7 +49,7 @@ async fn switches_drive_front_autoproxy_per_room() {
 
     // Front mode in this room only; nobody fronts yet.
     let reply = owner.command(&env, &room_id, "pk;autoproxy front").await;
-    assert!(reply.contains("front mode in this room"), "{reply}");
+    assert!(reply.contains("front mode enabled in this room"), "{reply}");
     let reply = owner.command(&env, &room_id, "pk;ap").await;
     assert!(reply.contains("front") && reply.contains("nobody") && reply.contains("set for this room"), "{reply}");
 

@@ -98,7 +98,8 @@ pub fn help(prefix: &str) -> String {
         "**pluralmatrix** proxies your system's members: a message matching a member's proxy tag is re-sent by \
          that member's own Matrix account, and yours is removed.\n\n\
          **Getting started:** {}, {}, {}; then write `a: hello` and Alice says `hello`. Start a message with `\\` \
-         to send it as yourself. A member is its name, slug, or five-letter ID.\n\n",
+         to send it as yourself. A member is its name, slug, or five-letter ID. More on one topic: \
+         `pk;help <topic>` (system, member, group, switch, autoproxy, config, messages, import).\n\n",
         code(&format!("{prefix}system new")),
         code(&format!("{prefix}member new Alice")),
         code(&format!("{prefix}member Alice proxy a:text")),
@@ -115,6 +116,41 @@ pub fn help(prefix: &str) -> String {
         }
         out.push('\n');
     }
+    out
+}
+
+/// `pk;help <topic>`: the topic's commands, with a word on how the topic works.
+pub fn help_topic(prefix: &str, topic: &str) -> String {
+    use crate::core::commands::table;
+    let Some((heading, lines)) = table::topic(topic) else {
+        return format!("❌ There is no help on {}. Topics: {}.", code(topic), table::TOPICS);
+    };
+    let mut out = format!("**{heading}**\n");
+    for (usage, help) in lines {
+        let usage = code(&format!("{prefix}{usage}"));
+        if help.is_empty() {
+            out.push_str(&format!("- {usage}\n"));
+        } else {
+            out.push_str(&format!("- {usage} — {help}\n"));
+        }
+    }
+    let extra = match heading {
+        "Autoproxy" => {
+            "\nA message starting with `\\` is never proxied; `\\\\` also lets go of a latch. A room \
+                        without its own mode follows your default (`-global`). Latch holds for `pk;config autoproxy \
+                        timeout` (6 hours by default)."
+        }
+        "Proxied messages" => {
+            "\nReact to a proxied message: ❌ deletes it (your own system's), ❓ sends you who \
+                               sent it, 🔔 pings the account that sent it."
+        }
+        "Switches and fronting" => {
+            "\nTimes: `2h` or `1d12h` (ago), `14:30`, `2026-05-01 14:30`, in your \
+                                    `pk;config timezone`."
+        }
+        _ => "",
+    };
+    out.push_str(extra);
     out
 }
 

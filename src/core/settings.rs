@@ -137,6 +137,38 @@ pub fn parse_value(key: Key, value: &str, clear: bool) -> Result<Setting, String
     })
 }
 
+/// The settings a PluralKit export's `config` block carries (unknown or invalid values are
+/// left out: the setting keeps its value).
+pub fn from_pluralkit(config: &serde_json::Map<String, serde_json::Value>) -> Vec<Setting> {
+    let flag = |key: &str| config.get(key).and_then(serde_json::Value::as_bool);
+    let mut out = Vec::new();
+    if let Some(zone) = config.get("timezone").and_then(|v| v.as_str()).and_then(|z| parse_zone(z).ok()) {
+        out.push(Setting::Timezone((zone != chrono_tz::Tz::UTC).then(|| zone.name().to_owned())));
+    }
+    match config.get("latch_timeout") {
+        // PluralKit counts seconds; 0 is "never".
+        Some(serde_json::Value::Number(n)) => {
+            if let Some(secs) = n.as_i64().filter(|s| (0..=100 * 365 * 86_400).contains(s)) {
+                out.push(Setting::LatchTimeout(Some(secs * 1000)));
+            }
+        }
+        Some(serde_json::Value::Null) => out.push(Setting::LatchTimeout(None)),
+        _ => {}
+    }
+    let pairs: [(&str, fn(bool) -> Setting); 5] = [
+        ("pings_enabled", Setting::Ping),
+        ("case_sensitive_proxy_tags", Setting::ProxyCase),
+        ("member_default_private", Setting::MemberPrivate),
+        ("group_default_private", Setting::GroupPrivate),
+        ("show_private_info", Setting::ShowPrivate),
+    ];
+    out.extend(pairs.iter().filter_map(|(key, make)| flag(key).map(make)));
+    if let Some(ps) = config.get("proxy_switch").and_then(|v| v.as_str()).and_then(ProxySwitch::parse) {
+        out.push(Setting::ProxySwitch(ps));
+    }
+    out
+}
+
 /// How a latch timeout reads: `6h 0m`, or `never`.
 pub fn timeout_text(ms: i64) -> String {
     if ms <= 0 { "never (no timeout)".to_owned() } else { format_duration(ms) }
@@ -154,6 +186,25 @@ pub fn on_off(v: bool) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pluralkit_config_block() {
+        let config = serde_json::json!({
+            "timezone": "Europe/Berlin", "pings_enabled": false, "latch_timeout": 3600,
+            "case_sensitive_proxy_tags": false, "proxy_switch": "add", "show_private_info": true,
+            "member_default_private": "yes", "group_default_private": true,
+        });
+        let got = from_pluralkit(config.as_object().unwrap());
+        assert!(got.contains(&Setting::Timezone(Some("Europe/Berlin".into()))));
+        assert!(got.contains(&Setting::Ping(false)));
+        assert!(got.contains(&Setting::LatchTimeout(Some(3_600_000))));
+        assert!(got.contains(&Setting::ProxyCase(false)));
+        assert!(got.contains(&Setting::ProxySwitch(ProxySwitch::Add)));
+        assert!(got.contains(&Setting::GroupPrivate(true)));
+        assert!(!got.iter().any(|s| s.key() == Key::MemberPrivate), "a string is not a flag");
+        let utc = from_pluralkit(serde_json::json!({"timezone": "UTC", "latch_timeout": null}).as_object().unwrap());
+        assert_eq!(utc, vec![Setting::Timezone(None), Setting::LatchTimeout(None)]);
+    }
 
     #[test]
     fn values() {

@@ -31,6 +31,20 @@ fn privacy_block<S: Subject>(levels: &super::Privacy<S>) -> Map<String, Value> {
     levels.iter().map(|(s, l)| (s.key().to_owned(), Value::from(l.as_str()))).collect()
 }
 
+/// The bridge's settings in PluralKit's `config` keys (latch timeout in seconds).
+fn write_settings(config: &mut Map<String, Value>, system: &System) {
+    let c = &system.config;
+    config.insert("timezone".to_owned(), json!(c.zone().name()));
+    config.insert("pings_enabled".to_owned(), json!(c.pings_enabled));
+    config.insert("latch_timeout".to_owned(), json!(c.latch_timeout_ms.map(|ms| ms / 1000)));
+    config.insert("member_default_private".to_owned(), json!(c.member_default_private));
+    config.insert("group_default_private".to_owned(), json!(c.group_default_private));
+    config.insert("show_private_info".to_owned(), json!(c.show_private));
+    config.insert("case_sensitive_proxy_tags".to_owned(), json!(c.case_sensitive_tags));
+    config.insert("proxy_switch".to_owned(), json!(c.proxy_switch().as_str()));
+    config.insert("name_format".to_owned(), json!(system.name_format));
+}
+
 fn none_if_empty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
@@ -51,15 +65,10 @@ impl Db {
         let switches = self.export_switches(system.id, legacy).await?;
         let created = created(&mut extra, created_ms);
         extra.entry("accounts").or_insert_with(|| json!([]));
-        // The name format is a setting the bridge uses: its value wins over the kept one.
-        match extra.get_mut("config").and_then(Value::as_object_mut) {
-            Some(config) => {
-                config.insert("name_format".to_owned(), json!(system.name_format));
-            }
-            None if system.name_format.is_some() => {
-                extra.insert("config".to_owned(), json!({"name_format": system.name_format}));
-            }
-            None => {}
+        // The settings the bridge uses: their values win over the kept ones.
+        let config = extra.entry("config").or_insert_with(|| json!({}));
+        if let Some(config) = config.as_object_mut() {
+            write_settings(config, system);
         }
         let mut members = Vec::new();
         for m in self.members(system.id).await? {
@@ -230,7 +239,10 @@ mod tests {
             "color": "ffffff", "created": "2020-05-06T07:08:09.5Z", "webhook_url": null,
             "privacy": private_all(&["name_privacy", "avatar_privacy", "description_privacy", "banner_privacy", "pronoun_privacy",
                                      "member_list_privacy", "group_list_privacy", "front_privacy", "front_history_privacy"]),
-            "config": {"timezone": "Europe/Berlin", "pings_enabled": false, "name_format": "{tag} {name}"},
+            "config": {"timezone": "Europe/Berlin", "pings_enabled": false, "latch_timeout": 3600,
+                       "member_default_private": true, "group_default_private": true, "show_private_info": false,
+                       "case_sensitive_proxy_tags": false, "proxy_switch": "add", "name_format": "{tag} {name}",
+                       "hid_display_split": true},
             "accounts": [],
             "members": [member("memaa", "Ann"), member("membbb", "Bea")],
             "groups": [{"id": "grpaa", "uuid": "uuid-g", "name": "G", "display_name": "Gee", "description": "d", "icon": "mxc://example.org/i",
@@ -245,6 +257,13 @@ mod tests {
         let summary = db.import_export("@e:x", "e", &export, "$imp", now_ms(), (1000, 250)).await.unwrap();
         let system = db.system_by_id(summary.system_id).await.unwrap().unwrap();
         assert_eq!(system.name_format.as_deref(), Some("{tag} {name}"), "the name format is used");
+        // The settings the bridge knows are used, not only kept.
+        assert_eq!(system.config.zone().name(), "Europe/Berlin");
+        assert_eq!(system.config.latch_timeout_ms, Some(3_600_000));
+        assert!(!system.config.case_sensitive_tags && !system.config.pings_enabled && !system.config.show_private);
+        assert_eq!(system.config.proxy_switch, "add");
+        assert_eq!(db.current_fronters(system.id).await.unwrap(), Vec::<i64>::new(), "the switch-out is current");
+        assert_eq!(db.switch_count(system.id).await.unwrap(), 2, "the switches are front history");
         let again: Value = serde_json::from_slice(&write(&db.export_system(&system).await.unwrap())).unwrap();
         let mut differences = Vec::new();
         diff(&original, &again, "", &mut differences);

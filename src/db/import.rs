@@ -127,6 +127,11 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         set_privacy_in::<SystemSubject>(&mut tx, "systems", system_id, export.privacy.as_ref()).await?;
+        if let Some(config) = export.extra.get("config").and_then(Value::as_object) {
+            for setting in crate::core::settings::from_pluralkit(config) {
+                super::settings::set_setting_with(&mut *tx, system_id, &setting).await?;
+            }
+        }
 
         let mut ids: HashMap<String, i64> = HashMap::new();
         // Members written in this import are never matched again (two members of the file

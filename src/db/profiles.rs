@@ -78,6 +78,28 @@ impl Member {
 }
 
 impl Db {
+    /// The member's tags that stay in proxied text.
+    pub async fn kept_tags(&self, member_id: i64) -> DbResult<Vec<crate::core::tags::ProxyTag>> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT prefix, suffix FROM proxy_tags WHERE member_id = $1 AND keep ORDER BY position")
+                .bind(member_id)
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows.into_iter().map(|(p, s)| crate::core::tags::ProxyTag::new(p, s)).collect())
+    }
+
+    /// Marks one of the member's tags as kept in proxied text (or not). `false`: no such tag.
+    pub async fn set_tag_kept(&self, member_id: i64, tag: &crate::core::tags::ProxyTag, keep: bool) -> DbResult<bool> {
+        let done = sqlx::query("UPDATE proxy_tags SET keep = $1 WHERE member_id = $2 AND prefix = $3 AND suffix = $4")
+            .bind(keep)
+            .bind(member_id)
+            .bind(&tag.prefix)
+            .bind(&tag.suffix)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Whether the member's `tag` keeps itself in proxied text (`proxy add <tag> -keep`).
     pub async fn tag_is_kept(&self, member_id: i64, tag: &crate::core::tags::ProxyTag) -> DbResult<bool> {
         let kept: Option<bool> =

@@ -76,32 +76,7 @@ impl RoomAutoproxy {
 impl Db {
     /// Stores one setting.
     pub async fn set_setting(&self, system_id: i64, setting: &Setting) -> DbResult<()> {
-        enum V {
-            Text(Option<String>),
-            Int(Option<i64>),
-            Bool(bool),
-        }
-        let (column, value) = match setting.clone() {
-            Setting::Timezone(v) => ("timezone", V::Text(v)),
-            Setting::LatchTimeout(v) => ("latch_timeout_ms", V::Int(v)),
-            Setting::Ping(v) => ("pings_enabled", V::Bool(v)),
-            Setting::ProxyCase(v) => ("case_sensitive_tags", V::Bool(v)),
-            Setting::ProxySwitch(v) => ("proxy_switch", V::Text(Some(v.as_str().to_owned()))),
-            Setting::MemberPrivate(v) => ("member_default_private", V::Bool(v)),
-            Setting::GroupPrivate(v) => ("group_default_private", V::Bool(v)),
-            Setting::ShowPrivate(v) => ("show_private", V::Bool(v)),
-            Setting::NameFormat(v) => ("name_format", V::Text(v)),
-        };
-        // The column name comes from the match above, never from the user.
-        let sql = format!("UPDATE systems SET {column} = $1 WHERE id = $2");
-        let query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        let query = match value {
-            V::Text(v) => query.bind(v),
-            V::Int(v) => query.bind(v),
-            V::Bool(v) => query.bind(v),
-        };
-        query.bind(system_id).execute(self.pool()).await?;
-        Ok(())
+        set_setting_with(self.pool(), system_id, setting).await
     }
 
     /// The room's own autoproxy row (default: follows the system, nothing latched).
@@ -153,4 +128,37 @@ impl Db {
         .await?;
         Ok(())
     }
+}
+
+/// Stores one setting through `conn` (the pool, or an import's transaction).
+pub(super) async fn set_setting_with<'c, E>(conn: E, system_id: i64, setting: &Setting) -> DbResult<()>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
+{
+    enum V {
+        Text(Option<String>),
+        Int(Option<i64>),
+        Bool(bool),
+    }
+    let (column, value) = match setting.clone() {
+        Setting::Timezone(v) => ("timezone", V::Text(v)),
+        Setting::LatchTimeout(v) => ("latch_timeout_ms", V::Int(v)),
+        Setting::Ping(v) => ("pings_enabled", V::Bool(v)),
+        Setting::ProxyCase(v) => ("case_sensitive_tags", V::Bool(v)),
+        Setting::ProxySwitch(v) => ("proxy_switch", V::Text(Some(v.as_str().to_owned()))),
+        Setting::MemberPrivate(v) => ("member_default_private", V::Bool(v)),
+        Setting::GroupPrivate(v) => ("group_default_private", V::Bool(v)),
+        Setting::ShowPrivate(v) => ("show_private", V::Bool(v)),
+        Setting::NameFormat(v) => ("name_format", V::Text(v)),
+    };
+    // The column name comes from the match above, never from the user.
+    let sql = format!("UPDATE systems SET {column} = $1 WHERE id = $2");
+    let query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let query = match value {
+        V::Text(v) => query.bind(v),
+        V::Int(v) => query.bind(v),
+        V::Bool(v) => query.bind(v),
+    };
+    query.bind(system_id).execute(conn).await?;
+    Ok(())
 }

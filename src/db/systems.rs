@@ -260,17 +260,27 @@ impl Db {
     }
 
     /// Replaces a member's tags.
+    /// Tags that stay keep their keepproxy flag.
     pub async fn set_member_tags(&self, member_id: i64, tags: &[ProxyTag]) -> DbResult<()> {
         let mut tx = self.write_tx().await?;
+        let kept: Vec<(String, String)> =
+            sqlx::query_as("SELECT prefix, suffix FROM proxy_tags WHERE member_id = $1 AND keep")
+                .bind(member_id)
+                .fetch_all(&mut *tx)
+                .await?;
         sqlx::query("DELETE FROM proxy_tags WHERE member_id = $1").bind(member_id).execute(&mut *tx).await?;
         for (i, tag) in tags.iter().enumerate() {
-            sqlx::query("INSERT INTO proxy_tags (member_id, position, prefix, suffix) VALUES ($1, $2, $3, $4)")
-                .bind(member_id)
-                .bind(i as i64)
-                .bind(&tag.prefix)
-                .bind(&tag.suffix)
-                .execute(&mut *tx)
-                .await?;
+            let keep = kept.iter().any(|(p, s)| *p == tag.prefix && *s == tag.suffix);
+            sqlx::query(
+                "INSERT INTO proxy_tags (member_id, position, prefix, suffix, keep) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(member_id)
+            .bind(i as i64)
+            .bind(&tag.prefix)
+            .bind(&tag.suffix)
+            .bind(keep)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())

@@ -76,17 +76,17 @@ impl Bridge {
         }
         let scope = if global { "by default (rooms without their own mode)" } else { "in this room" };
         Ok(match mode {
-            Mode::Off => format!("✅ Autoproxy is off {scope}. Only tagged messages are proxied."),
+            Mode::Off => format!("✅ Autoproxy disabled {scope}. Only tagged messages are proxied."),
             Mode::Latch => format!(
-                "✅ Autoproxy latch mode {scope}: after a tagged message, your untagged messages go out as that \
+                "✅ Autoproxy latch mode enabled {scope}: after a tagged message, your untagged messages go out as that \
                  member. Start a message with `\\` to send it as yourself, or `\\\\` to also let go of the latch."
             ),
             Mode::Front => format!(
-                "✅ Autoproxy front mode {scope}: your untagged messages go out as the first current fronter \
+                "✅ Autoproxy front mode enabled {scope}: your untagged messages go out as the first current fronter \
                  (`pk;switch <member>` sets who fronts)."
             ),
             Mode::Member => format!(
-                "✅ Autoproxy {scope}: your untagged messages go out as **{}**.",
+                "✅ Autoproxy enabled for **{}** {scope}: your untagged messages go out as them.",
                 md(&member.map(|m| m.name).unwrap_or_default())
             ),
         })

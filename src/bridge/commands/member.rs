@@ -165,10 +165,33 @@ impl Bridge {
         action: ProxyAction,
     ) -> BridgeResult<String> {
         let current = self.db.member_tags(member.id).await?;
+        let mut keep_new = None;
         let new_tags: Vec<ProxyTag> = match action {
-            ProxyAction::Show => return Ok(replies::tags_reply(&member.name, &current)),
+            ProxyAction::Show => {
+                let kept = self.db.kept_tags(member.id).await?;
+                return Ok(format!("{}{}", replies::tags_reply(&member.name, &current), kept_note(&kept)));
+            }
+            ProxyAction::Keep { tag, on } => {
+                if !self.db.set_tag_kept(member.id, &tag, on).await? {
+                    return Ok(format!("❌ **{}** has no tag {}.", md(&member.name), code(&tag.to_string())));
+                }
+                let what = if on { "stays in the proxied text" } else { "is removed from the proxied text" };
+                return Ok(format!("✅ The tag {} of **{}** now {what}.", code(&tag.to_string()), md(&member.name)));
+            }
             ProxyAction::Clear => Vec::new(),
             ProxyAction::Set(tags) => tags,
+            ProxyAction::AddKept(tag) if current.contains(&tag) => {
+                self.db.set_tag_kept(member.id, &tag, true).await?;
+                return Ok(format!(
+                    "✅ The tag {} of **{}** now stays in the proxied text.",
+                    code(&tag.to_string()),
+                    md(&member.name)
+                ));
+            }
+            ProxyAction::AddKept(tag) => {
+                keep_new = Some(tag.clone());
+                current.iter().cloned().chain([tag]).collect()
+            }
             ProxyAction::Add(tag) => {
                 if current.contains(&tag) {
                     return Ok(format!("**{}** already has the tag {}.", md(&member.name), code(&tag.to_string())));
@@ -190,11 +213,16 @@ impl Bridge {
             }
         }
         self.db.set_member_tags(member.id, &new_tags).await?;
+        if let Some(tag) = keep_new {
+            self.db.set_tag_kept(member.id, &tag, true).await?;
+        }
+        let kept = self.db.kept_tags(member.id).await?;
         Ok(match new_tags.first() {
             None => format!("✅ Proxy tags of **{}** cleared.", md(&member.name)),
             Some(example) => format!(
-                "✅ {}\n\nTry it: {}",
+                "✅ {}{}\n\nTry it: {}",
                 replies::tags_reply(&member.name, &new_tags),
+                kept_note(&kept),
                 code(&format!("{}hello{}", example.prefix, example.suffix))
             ),
         })
@@ -224,4 +252,13 @@ impl Bridge {
             system.name.as_deref().map(|n| format!(" from **{}**", md(n))).unwrap_or_default()
         )
     }
+}
+
+/// "(kept in the text: …)" for tags with their own keepproxy, or nothing.
+fn kept_note(kept: &[ProxyTag]) -> String {
+    if kept.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = kept.iter().map(|t| code(&t.to_string())).collect();
+    format!(" (kept in the proxied text: {})", list.join(", "))
 }

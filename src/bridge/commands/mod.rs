@@ -75,6 +75,7 @@ impl Bridge {
         let system = self.db.system_for_account(event.sender.as_str()).await?;
         match cmd {
             Command::Help => Ok(replies::help("pk;")),
+            Command::HelpTopic(topic) => Ok(replies::help_topic("pk;", &topic)),
             Command::System(SystemCommand::New { name }) => self.system_new(event, system, name).await,
             Command::System(SystemCommand::ShowOther(target)) => self.system_show_other(&event.sender, &target).await,
             Command::System(SystemCommand::Delete) => match system {

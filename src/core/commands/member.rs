@@ -59,6 +59,14 @@ pub enum ProxyAction {
     /// Replace all tags with these.
     Set(Vec<ProxyTag>),
     Add(ProxyTag),
+    /// `proxy add <tag> -keep`: a tag that stays in the proxied text (beyond PluralKit,
+    /// where keepproxy is per member only).
+    AddKept(ProxyTag),
+    /// `proxy keep <tag> [on|off]`.
+    Keep {
+        tag: ProxyTag,
+        on: bool,
+    },
     Remove(ProxyTag),
     Clear,
 }
@@ -106,6 +114,28 @@ fn parse_tag(template: &str) -> Result<ProxyTag, ParseError> {
     ProxyTag::parse(template).map_err(|e: TagError| ParseError(format!("{}: {e}.", code(template))))
 }
 
+/// `<tag> -keep` from token `from` on: the tag, if the last token is the flag.
+fn kept_tag(args: &Args<'_>, from: usize) -> Result<Option<ProxyTag>, ParseError> {
+    let flag = args.word(args.len().saturating_sub(1));
+    if args.len() <= from + 1 || !matches!(flag.as_deref(), Some("-keep" | "-kp" | "-keepproxy")) {
+        return Ok(None);
+    }
+    tag_between(args, from, args.len() - 1).map(Some)
+}
+
+/// The tag written in tokens `from..end` (quoted, or as typed with its spaces).
+fn tag_between(args: &Args<'_>, from: usize, end: usize) -> Result<ProxyTag, ParseError> {
+    let template = match end.saturating_sub(from) {
+        0 => return Err(usage("Give the proxy tag too, like `a:text`.")),
+        1 => args.tokens[from].text.clone(),
+        _ => {
+            let stop = args.tokens.get(end).map_or(args.input.len(), |t| t.start);
+            args.input[args.tokens[from].start..stop].trim().to_owned()
+        }
+    };
+    parse_tag(&template)
+}
+
 fn parse_proxy_action(args: &Args<'_>) -> Result<ProxyAction, ParseError> {
     let Some(sub) = args.word(3) else {
         return Ok(ProxyAction::Show);
@@ -118,8 +148,23 @@ fn parse_proxy_action(args: &Args<'_>) -> Result<ProxyAction, ParseError> {
         return Ok(ProxyAction::Clear);
     }
     match sub.as_str() {
-        "add" | "append" => return one_tag(4).map(ProxyAction::Add),
+        "add" | "append" => {
+            return Ok(match kept_tag(args, 4)? {
+                Some(tag) => ProxyAction::AddKept(tag),
+                None => ProxyAction::Add(one_tag(4)?),
+            });
+        }
         "remove" | "rm" | "delete" => return one_tag(4).map(ProxyAction::Remove),
+        "keep" | "kp" => {
+            let last = args.word(args.len() - 1);
+            let (on, end) = match last.as_deref() {
+                Some("on" | "yes" | "true") if args.len() > 5 => (true, args.len() - 1),
+                Some("off" | "no" | "false") if args.len() > 5 => (false, args.len() - 1),
+                _ => (true, args.len()),
+            };
+            let tag = tag_between(args, 4, end)?;
+            return Ok(ProxyAction::Keep { tag, on });
+        }
         _ => {}
     }
     // Several tags: every argument contains the placeholder (`a:text [text]`). Otherwise the

@@ -31,6 +31,8 @@ use super::replies::code;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Help,
+    /// `pk;help <topic>` (lower-cased).
+    HelpTopic(String),
     System(SystemCommand),
     Member(MemberCommand),
     Group(GroupCommand),
@@ -170,7 +172,10 @@ fn parse_words(input: &str) -> Result<Command, ParseError> {
         return Ok(Command::Help);
     };
     match table::find(Scope::Root, &head) {
-        Some(Verb::Help) => Ok(Command::Help),
+        Some(Verb::Help) => Ok(match args.word(1) {
+            None => Command::Help,
+            Some(topic) => Command::HelpTopic(topic),
+        }),
         Some(Verb::System) => match system_front(&args) {
             Some(front) => Ok(Command::Front(front)),
             None => system::parse(&args).map(Command::System),

@@ -443,6 +443,41 @@ pub fn usages(scope: Scope) -> impl Iterator<Item = &'static str> {
     COMMANDS.iter().filter(move |c| c.scope == scope && !c.usage.is_empty()).map(|c| c.usage)
 }
 
+/// `pk;help <topic>`: a topic's heading and its commands, `None` for an unknown topic.
+pub fn topic(word: &str) -> Option<(&'static str, Vec<(&'static str, &'static str)>)> {
+    let verbs = |pick: &dyn Fn(&Spec) -> bool| -> Vec<(&'static str, &'static str)> {
+        COMMANDS.iter().filter(|c| !c.usage.is_empty() && pick(c)).map(|c| (c.usage, c.help)).collect()
+    };
+    Some(match word {
+        "system" | "systems" | "s" => ("System", verbs(&|c| c.scope == S)),
+        "member" | "members" | "m" => ("Members", verbs(&|c| c.scope == Ms || c.scope == M)),
+        "group" | "groups" | "g" => ("Groups", verbs(&|c| c.scope == Gs || c.scope == G)),
+        "switch" | "switches" | "switching" | "sw" | "front" | "fronting" => (
+            "Switches and fronting",
+            verbs(&|c| {
+                c.scope == Sw
+                    || matches!(c.verb, Verb::Switch | Verb::Front | Verb::FrontHistory | Verb::FrontPercent)
+                    || c.verb == Verb::GroupFrontPercent
+            }),
+        ),
+        "autoproxy" | "ap" | "auto" => {
+            ("Autoproxy", verbs(&|c| matches!(c.verb, Verb::Autoproxy | Verb::MemberAutoproxy | Verb::Config)))
+        }
+        "config" | "cfg" | "settings" => ("Settings", verbs(&|c| c.verb == Verb::Config)),
+        "message" | "messages" | "proxy" | "proxying" | "edit" | "reproxy" => (
+            "Proxied messages",
+            verbs(&|c| {
+                matches!(c.verb, Verb::Edit | Verb::Reproxy | Verb::Message | Verb::MemberProxy | Verb::MemberKeepProxy)
+            }),
+        ),
+        "import" | "export" => ("Import and export", verbs(&|c| matches!(c.verb, Verb::Import | Verb::Export))),
+        _ => return None,
+    })
+}
+
+/// The topics `pk;help <topic>` knows.
+pub const TOPICS: &str = "`system`, `member`, `group`, `switch`, `autoproxy`, `config`, `messages`, `import`";
+
 /// The commands for `pk;help`, by section: `(heading, [(usage, help line)])`.
 pub fn sections() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
     let lines = |scopes: &[Scope]| -> Vec<(&'static str, &'static str)> {

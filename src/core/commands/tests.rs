@@ -116,6 +116,12 @@ fn proxy_arguments() {
     assert_eq!(proxy("pk;member a proxy -clear"), ProxyAction::Clear);
     assert_eq!(proxy("pk;member a proxy add {text}"), ProxyAction::Add(ProxyTag::new("{", "}")));
     assert_eq!(proxy("pk;member a proxy remove {text}"), ProxyAction::Remove(ProxyTag::new("{", "}")));
+    assert_eq!(proxy("pk;member a proxy add {text} -keep"), ProxyAction::AddKept(ProxyTag::new("{", "}")));
+    assert_eq!(proxy("pk;member a proxy add text -a -keep"), ProxyAction::AddKept(ProxyTag::new("", " -a")));
+    assert_eq!(proxy("pk;member a proxy add \"text -k\""), ProxyAction::Add(ProxyTag::new("", " -k")));
+    let keep = |on| ProxyAction::Keep { tag: ProxyTag::new("{", "}"), on };
+    assert_eq!(proxy("pk;member a proxy keep {text}"), keep(true));
+    assert_eq!(proxy("pk;member a proxy keep {text} off"), keep(false));
     assert!(p("pk;member a proxy nothing").is_err());
     assert!(p("pk;member a proxy text").is_err());
 }
