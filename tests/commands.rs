@@ -131,8 +131,10 @@ async fn system_and_member_commands() {
 
     // Commands are not proxied even with autoproxy on, and ghosts never trigger anything.
     owner.command(&env, &room_id, "pk;autoproxy latch").await;
-    let reply = owner.command(&env, &room_id, "pk;system").await;
+    let reply = owner.command(&env, &room_id, "pk;autoproxy").await;
     assert!(reply.contains("latch"), "{reply}");
+    let reply = owner.command(&env, &room_id, "pk;system").await;
+    assert!(reply.contains("Autoproxy (default for rooms):** off"), "the room's mode is not the default: {reply}");
     let events = observer.messages(&room_id).await;
     assert!(
         from(&events, &ghost).iter().all(|e| { !e["content"]["body"].as_str().unwrap_or_default().starts_with("pk;") })

@@ -283,7 +283,36 @@ async fn encrypted_rooms_switch_edit_and_react() {
         .await;
     assert_eq!(ping["content"]["m.mentions"]["user_ids"], json!([owner.user_id.as_str()]));
     observer.wait_redacted(&room_id, &bell).await;
-    let gone = react(&owner, &room_id, &sent, "❌").await;
+
+    // Reproxy as Alice, then ask who sent it (a reply names the message), then ❓.
+    let alice = env.ghost(&system, "alice");
+    let cmd = owner
+        .send(
+            &room_id,
+            json!({"msgtype": "m.text", "body": "pk;rp alice",
+            "m.relates_to": {"m.in_reply_to": {"event_id": sent}}}),
+        )
+        .await;
+    let again = ghost_says(&observer, &room_id, &alice, "secret edit").await;
     observer.wait_redacted(&room_id, &sent).await;
+    observer.wait_redacted(&room_id, &cmd).await;
+    let ask = observer
+        .send(
+            &room_id,
+            json!({"msgtype": "m.text", "body": "pk;message",
+            "m.relates_to": {"m.in_reply_to": {"event_id": again}}}),
+        )
+        .await;
+    let card = observer.reply_to(&env, &room_id, ask.as_str()).await;
+    assert!(card["content"]["body"].as_str().unwrap().contains("Alice"), "{card}");
+    react(&observer, &room_id, &again, "❔").await;
+    let dm = invited_room(&observer).await;
+    observer.join(&dm).await;
+    observer
+        .wait_for(&dm, "the message info", |e| e["content"]["body"].as_str().is_some_and(|b| b.contains("Alice")))
+        .await;
+
+    let gone = react(&owner, &room_id, &again, "❌").await;
+    observer.wait_redacted(&room_id, &again).await;
     observer.wait_redacted(&room_id, &gone).await;
 }

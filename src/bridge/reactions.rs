@@ -68,7 +68,12 @@ impl Bridge {
                 }
             }
         }
-        self.remove_reaction(event).await
+        self.remove_reaction(event).await?;
+        // Last, so that a retry still finds the message and removes the reaction.
+        if action == ReactionAction::Delete {
+            self.db.forget_ghost_message(target.as_str()).await?;
+        }
+        Ok(())
     }
 
     /// Posts the ping; `false` when the system turned pings off.

@@ -220,7 +220,7 @@ pub fn system_card(c: &SystemCard<'_>) -> String {
         out.push_str(&format!("- **Members:** {count}\n"));
     }
     if let Some(autoproxy) = c.autoproxy {
-        out.push_str(&format!("- **Autoproxy:** {autoproxy}\n"));
+        out.push_str(&format!("- **Autoproxy (default for rooms):** {autoproxy}\n"));
     }
     if !c.accounts.is_empty() {
         let accounts: Vec<String> = c.accounts.iter().map(|a| code(a)).collect();
@@ -315,6 +315,23 @@ pub fn tags_reply(member: &str, tags: &[ProxyTag]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn help_topics() {
+        let switch = help_topic("pk;", "switch");
+        assert!(
+            switch.contains("pk;switch move") && switch.contains("pk;fp") && switch.contains("time zone"),
+            "{switch}"
+        );
+        assert!(!switch.contains("pk;member new"), "only the topic's commands");
+        assert!(help_topic("pk;", "config").contains("pk;config"));
+        assert!(help_topic("pk;", "messages").contains("pk;reproxy"));
+        assert!(help_topic("pk;", "<b>").starts_with("❌") && !render(&help_topic("pk;", "<b>")).contains("<b>"));
+        for topic in crate::core::commands::table::TOPICS.split(", ") {
+            let topic = topic.trim_matches('`');
+            assert!(crate::core::commands::table::topic(topic).is_some(), "{topic}");
+        }
+    }
 
     #[test]
     fn escaping() {

@@ -172,6 +172,15 @@ impl Db {
         Ok(())
     }
 
+    /// The ghost message was deleted: `pk;edit` and reactions no longer find it.
+    pub async fn forget_ghost_message(&self, ghost_event_id: &str) -> DbResult<()> {
+        sqlx::query("UPDATE proxied_messages SET ghost_event_id = NULL WHERE ghost_event_id = $1")
+            .bind(ghost_event_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// Queues `target` (a command message, say) for redaction by the bot.
     pub async fn queue_redaction(&self, target: &str, room_id: &str, cause: &str, now: i64) -> DbResult<()> {
         sqlx::query(

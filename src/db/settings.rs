@@ -162,3 +162,54 @@ where
     query.bind(system_id).execute(conn).await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{core::settings::ProxySwitch, db::test_db};
+
+    #[tokio::test]
+    async fn settings_and_autoproxy_per_room() {
+        let db = test_db().await;
+        let s = db.create_system("@a:x", "a", None, None, 1).await.unwrap();
+        assert_eq!(s.config, SystemConfig::default());
+        assert_eq!(s.config.zone(), Tz::UTC);
+        for setting in [
+            Setting::Timezone(Some("Europe/Berlin".into())),
+            Setting::LatchTimeout(Some(0)),
+            Setting::Ping(false),
+            Setting::ProxyCase(false),
+            Setting::ProxySwitch(ProxySwitch::New),
+            Setting::MemberPrivate(true),
+        ] {
+            db.set_setting(s.id, &setting).await.unwrap();
+        }
+        let s = db.system_by_id(s.id).await.unwrap().unwrap();
+        assert_eq!(s.config.zone().name(), "Europe/Berlin");
+        assert_eq!(s.config.latch_timeout(6), 0, "0: never expires, not the default");
+        assert!(!s.config.pings_enabled && !s.config.case_sensitive_tags && s.config.member_default_private);
+        assert_eq!(s.config.proxy_switch(), ProxySwitch::New);
+        db.set_setting(s.id, &Setting::LatchTimeout(None)).await.unwrap();
+        let s = db.system_by_id(s.id).await.unwrap().unwrap();
+        assert_eq!(s.config.latch_timeout(6), 6, "cleared: the daemon's default");
+
+        // Rooms follow the default until they get their own mode; latches are per room.
+        let alice = db.create_member(s.id, "Alice", None, 1).await.unwrap();
+        db.set_autoproxy(s.id, Mode::Front, None).await.unwrap();
+        let s = db.system_by_id(s.id).await.unwrap().unwrap();
+        assert_eq!(db.room_autoproxy(s.id, "!one:x").await.unwrap().state(&s).mode, Mode::Front);
+        db.set_room_autoproxy(s.id, "!two:x", Some(Mode::Latch), None).await.unwrap();
+        db.set_room_latch(s.id, "!two:x", Some((alice.id, 50))).await.unwrap();
+        let two = db.room_autoproxy(s.id, "!two:x").await.unwrap().state(&s);
+        assert_eq!((two.mode, two.latch), (Mode::Latch, Some((alice.id, 50))));
+        assert_eq!(db.room_autoproxy(s.id, "!one:x").await.unwrap().state(&s).latch, None, "latch per room");
+        // Setting the room's mode again lets go of its latch; `default` follows the system.
+        db.set_room_autoproxy(s.id, "!two:x", Some(Mode::Latch), None).await.unwrap();
+        assert_eq!(db.room_autoproxy(s.id, "!two:x").await.unwrap().latch_at, None);
+        db.set_room_autoproxy(s.id, "!two:x", Some(Mode::Member), Some(alice.id)).await.unwrap();
+        assert_eq!(db.room_autoproxy(s.id, "!two:x").await.unwrap().state(&s).member, Some(alice.id));
+        // Deleting the member puts the room back on the default.
+        db.delete_member(alice.id).await.unwrap();
+        assert_eq!(db.room_autoproxy(s.id, "!two:x").await.unwrap().state(&s).mode, Mode::Front);
+    }
+}

@@ -77,6 +77,12 @@ impl Bridge {
         }
         let duplicate = groups.iter().any(|g| g.name.eq_ignore_ascii_case(name));
         let group = self.db.create_group(system.id, name, Some(cause), now_ms()).await?;
+        if system.config.group_default_private {
+            let all = <crate::core::privacy::GroupSubject as crate::core::privacy::Subject>::ALL;
+            self.db
+                .set_privacy(crate::db::PrivacyOf::Group(group.id), all, crate::core::privacy::Level::Private)
+                .await?;
+        }
         let mut out = format!(
             "✅ Group created: **{}** (ID {}). Add members with {}.",
             md(&group.name),

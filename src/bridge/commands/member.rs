@@ -11,11 +11,11 @@ use super::{
 use crate::{
     core::{
         commands::{MemberCommand, ProxyAction},
-        privacy::Viewer,
+        privacy::{Level, Subject, Viewer},
         replies::{self, code, md},
         tags::ProxyTag,
     },
-    db::{Member, MemberFlag, System, now_ms},
+    db::{Member, MemberFlag, PrivacyOf, System, now_ms},
 };
 
 impl Bridge {
@@ -125,6 +125,11 @@ impl Bridge {
             .into_iter()
             .any(|m| m.name.eq_ignore_ascii_case(name) && m.created_by_event.as_deref() != Some(cause));
         let member = self.db.create_member(system.id, name, Some(cause), now_ms()).await?;
+        if system.config.member_default_private {
+            // `pk;config private member on`: a new member starts private (a retry sets it again).
+            let all = crate::core::privacy::MemberSubject::ALL;
+            self.db.set_privacy(PrivacyOf::Member(member.id), all, Level::Private).await?;
+        }
         let ghost_note = match self.prepare_ghost(system, &member).await {
             Ok(ghost) => format!("Their messages come from {}.", code(ghost.as_str())),
             Err(e) => {

@@ -191,6 +191,7 @@ impl Bridge {
             if let (Some(room), Ok(ghost)) = (room, UserId::parse(row.ghost_user_id.as_str())) {
                 self.redact_as(&room, &id, "Deleted by its system", &ghost).await?;
             }
+            self.db.forget_ghost_message(id.as_str()).await?;
             self.remove_command(event).await?;
             return Ok(String::new());
         }

@@ -73,6 +73,14 @@ impl Bridge {
 
     async fn run_command(&self, event: &RoomEvent, cmd: Command) -> BridgeResult<String> {
         let system = self.db.system_for_account(event.sender.as_str()).await?;
+        // `pk;config show private off`: the owner's own cards show what others see, unless
+        // `-private` asks for everything.
+        let hide = system.as_ref().is_some_and(|s| !s.config.show_private);
+        let cmd = match cmd {
+            Command::PrivateView(card) => *card,
+            card if hide && is_own_card(&card) => Command::PublicView(Box::new(card)),
+            other => other,
+        };
         match cmd {
             Command::Help => Ok(replies::help("pk;")),
             Command::HelpTopic(topic) => Ok(replies::help_topic("pk;", &topic)),
@@ -116,6 +124,7 @@ impl Bridge {
                 None => Ok(NO_SYSTEM.to_owned()),
                 Some(system) => self.unlink(event, &system, target.as_deref()).await,
             },
+            Command::PrivateView(card) => Box::pin(self.run_command(event, *card)).await,
             Command::PublicView(card) => match system {
                 None => Ok(NO_SYSTEM.to_owned()),
                 Some(system) => self.public_view(&system, *card).await,
@@ -134,4 +143,14 @@ impl Bridge {
             }
         }
     }
+}
+
+/// A card the sender's own system shows (its own system, or a member or group by name).
+fn is_own_card(cmd: &Command) -> bool {
+    matches!(
+        cmd,
+        Command::System(SystemCommand::Show)
+            | Command::Member(MemberCommand::Show { .. })
+            | Command::Group(GroupCommand::Show { .. })
+    )
 }

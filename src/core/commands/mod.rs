@@ -71,6 +71,8 @@ pub enum Command {
     /// A card shown to its owner the way others see it (`-public` on `pk;system`,
     /// `pk;member <m>`, `pk;group <g>`).
     PublicView(Box<Command>),
+    /// A card with `-private`: the owner's full view even with `pk;config show private off`.
+    PrivateView(Box<Command>),
     /// `pk;autoproxy` with no argument shows what applies in the room; `global`: the
     /// system's default rather than this room's mode.
     Autoproxy {
@@ -134,18 +136,18 @@ pub fn parse(text: &str, prefix: &str) -> Option<Result<Command, ParseError>> {
     Some(parse_command(rest.trim_end()))
 }
 
-/// Removes the view flags (`-public`, `-private`) from a command line; says whether the public
-/// view was asked for (the private one is the owner's default).
-fn take_view_flags(input: &str) -> (String, bool) {
+/// Removes the view flags (`-public`, `-private`) from a command line; says which view was
+/// asked for (`None`: neither).
+fn take_view_flags(input: &str) -> (String, Option<bool>) {
     let mut out = String::with_capacity(input.len());
-    let mut public = false;
+    let mut public = None;
     let mut pos = 0;
     for token in args::tokenize(input) {
         let flag = token.text.to_lowercase();
         let is_public = matches!(flag.as_str(), "-public" | "-pub");
         if (is_public || matches!(flag.as_str(), "-private" | "-priv")) && input[token.start..].starts_with(&token.text)
         {
-            public |= is_public;
+            public = Some(is_public || public == Some(true));
             out.push_str(&input[pos..token.start]);
             pos = token.start + token.text.len();
         }
@@ -163,7 +165,11 @@ fn parse_command(input: &str) -> Result<Command, ParseError> {
             | Command::Member(MemberCommand::Show { .. })
             | Command::Group(GroupCommand::Show { .. })
     );
-    Ok(if public && is_card { Command::PublicView(Box::new(cmd)) } else { cmd })
+    Ok(match public {
+        Some(true) if is_card => Command::PublicView(Box::new(cmd)),
+        Some(false) if is_card => Command::PrivateView(Box::new(cmd)),
+        _ => cmd,
+    })
 }
 
 fn parse_words(input: &str) -> Result<Command, ParseError> {

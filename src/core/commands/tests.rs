@@ -381,7 +381,8 @@ fn view_flags() {
         ok("pk;member -pub alice"),
         Command::PublicView(Box::new(Command::Member(MemberCommand::Show { member: "alice".into() })))
     );
-    assert_eq!(ok("pk;system -private"), Command::System(SystemCommand::Show));
+    assert_eq!(ok("pk;system -private"), Command::PrivateView(Box::new(Command::System(SystemCommand::Show))));
+    assert_eq!(ok("pk;member new Priv -private"), Command::Member(MemberCommand::New { name: "Priv".into() }));
     assert_eq!(
         ok("pk;group desk -PUBLIC"),
         Command::PublicView(Box::new(Command::Group(GroupCommand::Show { group: "desk".into() })))
