@@ -227,7 +227,8 @@ async fn edit_reproxy_message_and_reactions() {
         .count();
     assert_eq!(pings, 1, "one ping only");
 
-    // ❓ sends the info to the reactor's direct chat.
+    // ❓ sends the info to the reactor's direct chat (encrypted: the reader syncs for its keys).
+    observer.start_sync().await;
     react(&observer, &room_id, &third, "❓").await;
     let dm = invited_room(&observer).await;
     observer.join(&dm).await;
