@@ -154,6 +154,19 @@ async fn edit_reproxy_message_and_reactions() {
     assert_eq!(edit["content"]["m.relates_to"]["event_id"], first.as_str());
     assert_eq!(edit["content"]["m.new_content"]["body"], "hello world");
     observer.wait_redacted(&room_id, &cmd).await;
+    // A substitution works on the text as edited.
+    owner.send_text(&room_id, "pk;edit -regex s/WORLD/there/i").await;
+    observer
+        .wait_for(&room_id, "the substitution", |e| {
+            e["sender"] == alice.as_str() && e["content"]["m.new_content"]["body"] == "hello there"
+        })
+        .await;
+    owner.send_text(&room_id, "pk;edit -regex s/there/world/").await;
+    observer
+        .wait_for(&room_id, "the second substitution", |e| {
+            e["sender"] == alice.as_str() && e["content"]["m.new_content"]["body"] == "hello world"
+        })
+        .await;
 
     // Someone else's system cannot edit or delete it.
     let reply = observer.command(&env, &room_id, "pk;edit mine now").await;

@@ -5,6 +5,7 @@ pub mod access;
 pub mod addresses;
 pub mod autoproxy;
 pub mod commands;
+pub mod edit;
 pub mod exchange;
 pub mod fronting;
 pub mod html;

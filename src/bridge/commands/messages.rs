@@ -71,14 +71,25 @@ impl Bridge {
         let room = &event.room_id;
         let new_text = match how {
             EditHow::Replace => text.to_owned(),
-            EditHow::Append | EditHow::Prepend => {
+            EditHow::Append | EditHow::Prepend | EditHow::Regex => {
                 let Some(old) = self.current_content(room, ghost_event).await? else {
-                    return Ok("❌ I can't read that message any more, so I can't add to it.".to_owned());
+                    return Ok("❌ I can't read that message any more, so I can't change it.".to_owned());
                 };
-                let old = old.get("body").and_then(Value::as_str).unwrap_or_default().to_owned();
-                if how == EditHow::Append { format!("{old} {text}") } else { format!("{text} {old}") }
+                let body = old.get("body").and_then(Value::as_str).unwrap_or_default();
+                let old = crate::core::message::split_reply_fallback(body).1.to_owned();
+                match how {
+                    EditHow::Append => format!("{old} {text}"),
+                    EditHow::Prepend => format!("{text} {old}"),
+                    _ => match crate::core::edit::substitute(&old, text) {
+                        Ok(new) => new,
+                        Err(e) => return Ok(format!("❌ {e}")),
+                    },
+                }
             }
         };
+        if new_text.trim().is_empty() {
+            return Ok("❌ An edit can't leave the message empty; `pk;message -delete` removes it.".to_owned());
+        }
         let content = edit_content(ghost_event, &new_text);
         if !crate::core::message::fits_in_an_event(&content) {
             return Ok("❌ That edit is too long for one message.".to_owned());

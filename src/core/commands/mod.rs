@@ -91,12 +91,14 @@ pub enum AutoproxyArg {
     Default,
 }
 
-/// How `pk;edit` uses its text (PluralKit's `-append`, `-prepend`).
+/// How `pk;edit` uses its text (PluralKit's `-append`, `-prepend`, `-regex`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EditHow {
     Replace,
     Append,
     Prepend,
+    /// The text is `s|find|replace|flags`.
+    Regex,
 }
 
 /// A message that starts with the prefix but is not a valid command. The text is shown to
@@ -256,12 +258,13 @@ fn parse_autoproxy(args: &Args<'_>) -> Command {
     Command::Autoproxy { arg, global }
 }
 
-/// `pk;edit [-append|-prepend] <text>` (flags first or last, so a `-a` inside the text stays).
+/// `pk;edit [-append|-prepend|-regex] <text>` (flags first or last, so a `-a` inside the text stays).
 /// The text is taken as typed, quotes and all.
 fn parse_edit(args: &Args<'_>) -> Result<Command, ParseError> {
     let flag = |i: usize| match args.word(i).as_deref() {
         Some("-append" | "-a") => Some(EditHow::Append),
         Some("-prepend" | "-p") => Some(EditHow::Prepend),
+        Some("-regex" | "-x") => Some(EditHow::Regex),
         _ => None,
     };
     let (mut lo, mut hi) = (1, args.len());

@@ -139,8 +139,8 @@ pub const COMMANDS: &[Spec] = &[
         R,
         Verb::Edit,
         &["edit", "e"],
-        "edit <text> [-append|-prepend]",
-        "edit your proxied message (the one replied to, or your latest here)",
+        "edit <text> [-append|-prepend|-regex]",
+        "edit your proxied message (the one replied to, or your latest here); `-regex s|find|replace|g`",
     ),
     spec(
         R,

@@ -206,6 +206,7 @@ fn message_commands() {
         Command::Edit { text: "\"quoted\" too".into(), how: EditHow::Append }
     );
     assert_eq!(ok("pk;edit more -p"), Command::Edit { text: "more".into(), how: EditHow::Prepend });
+    assert_eq!(ok("pk;edit -regex s/a b/c/g"), Command::Edit { text: "s/a b/c/g".into(), how: EditHow::Regex });
     assert!(p("pk;edit").is_err() && p("pk;edit -a").is_err());
     assert_eq!(ok("pk;rp Bea"), Command::Reproxy { member: "Bea".into() });
     assert_eq!(ok("pk;msg -delete"), Command::Message { target: None, delete: true });
@@ -282,7 +283,7 @@ fn every_usage_in_the_table_parses() {
             .replace("[<system>]", "abcde")
             .replace("[<page>]", "2")
             .replace("[<time>] [-flat] [-fronters-only]", "2w -flat -fronters-only")
-            .replace("<text> [-append|-prepend]", "new words -append")
+            .replace("<text> [-append|-prepend|-regex]", "new words -append")
             .replace("[<event ID or link>] [-delete]", "-delete")
             .replace("<time>", "2h")
             .replace("<member>…|out [-first|-remove|-append|-prepend]", "alice -append")
