@@ -155,7 +155,8 @@ pub fn from_pluralkit(config: &serde_json::Map<String, serde_json::Value>) -> Ve
         Some(serde_json::Value::Null) => out.push(Setting::LatchTimeout(None)),
         _ => {}
     }
-    let pairs: [(&str, fn(bool) -> Setting); 5] = [
+    type Flag = (&'static str, fn(bool) -> Setting);
+    let pairs: [Flag; 5] = [
         ("pings_enabled", Setting::Ping),
         ("case_sensitive_proxy_tags", Setting::ProxyCase),
         ("member_default_private", Setting::MemberPrivate),

@@ -132,10 +132,8 @@ impl Bridge {
         }
         // A latch on the old member now holds the new one (PluralKit's reproxy fixes latches).
         let state = self.db.room_autoproxy(system.id, room.as_str()).await?;
-        if let (Some(old), Some(_)) = (row.member_id, state.latch_member_id) {
-            if state.latch_member_id == Some(old) {
-                self.db.set_room_latch(system.id, room.as_str(), Some((member.id, now_ms()))).await?;
-            }
+        if row.member_id.is_some() && state.latch_member_id == row.member_id {
+            self.db.set_room_latch(system.id, room.as_str(), Some((member.id, now_ms()))).await?;
         }
         self.remove_command(event).await?;
         Ok(String::new())
