@@ -212,7 +212,8 @@ pub fn image(value: &str) -> Option<String> {
     (ok_chars && (mxc || https) && value.chars().count() <= MAX_URI_CHARS).then(|| value.to_owned())
 }
 
-const MONTHS: [&str; 12] = [
+/// Month names, January first (also read by `core::time`).
+pub(crate) const MONTHS: [&str; 12] = [
     "january",
     "february",
     "march",

@@ -106,17 +106,22 @@ pub fn help(prefix: &str) -> String {
     );
     for (heading, lines) in crate::core::commands::table::sections() {
         out.push_str(&format!("**{heading}**\n"));
-        for (usage, help) in lines {
-            let usage = code(&format!("{prefix}{usage}"));
-            if help.is_empty() {
-                out.push_str(&format!("- {usage}\n"));
-            } else {
-                out.push_str(&format!("- {usage} — {help}\n"));
-            }
-        }
+        push_usage_lines(&mut out, prefix, &lines);
         out.push('\n');
     }
     out
+}
+
+/// `- `usage` — help` lines.
+fn push_usage_lines(out: &mut String, prefix: &str, lines: &[(&str, &str)]) {
+    for (usage, help) in lines {
+        let usage = code(&format!("{prefix}{usage}"));
+        if help.is_empty() {
+            out.push_str(&format!("- {usage}\n"));
+        } else {
+            out.push_str(&format!("- {usage} — {help}\n"));
+        }
+    }
 }
 
 /// `pk;help <topic>`: the topic's commands, with a word on how the topic works.
@@ -126,14 +131,7 @@ pub fn help_topic(prefix: &str, topic: &str) -> String {
         return format!("❌ There is no help on {}. Topics: {}.", code(topic), table::TOPICS);
     };
     let mut out = format!("**{heading}**\n");
-    for (usage, help) in lines {
-        let usage = code(&format!("{prefix}{usage}"));
-        if help.is_empty() {
-            out.push_str(&format!("- {usage}\n"));
-        } else {
-            out.push_str(&format!("- {usage} — {help}\n"));
-        }
-    }
+    push_usage_lines(&mut out, prefix, &lines);
     let extra = match heading {
         "Autoproxy" => {
             "\nA message starting with `\\` is never proxied; `\\\\` also lets go of a latch. A room \

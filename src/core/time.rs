@@ -380,25 +380,13 @@ fn day(token: &str) -> Option<u32> {
 
 /// A month name or its abbreviation (`may`, `sept`, `sep.`), as 1 to 12.
 fn month(token: &str) -> Option<u32> {
-    const NAMES: [&str; 12] = [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ];
     let token = token.strip_suffix('.').unwrap_or(token);
     if token.len() < 3 {
         return None;
     }
-    let found = NAMES.iter().position(|name| *name == token || (token.len() <= 4 && name.starts_with(token)))?;
+    let found = super::profile::MONTHS
+        .iter()
+        .position(|name| *name == token || (token.len() <= 4 && name.starts_with(token)))?;
     u32::try_from(found + 1).ok()
 }
 

@@ -152,11 +152,7 @@ impl Db {
     ) -> DbResult<()> {
         let mut tx: Tx = self.write_tx().await?;
         if let Some((user, room)) = confirmation {
-            sqlx::query("DELETE FROM pending_confirmations WHERE user_id = $1 AND room_id = $2")
-                .bind(user)
-                .bind(room)
-                .execute(&mut *tx)
-                .await?;
+            super::systems::settle_confirmation_in(&mut tx, user, room).await?;
         }
         sqlx::query("DELETE FROM groups WHERE id = $1").bind(group_id).execute(&mut *tx).await?;
         record_answer_in(&mut tx, event_id, answer, now).await?;

@@ -107,11 +107,7 @@ impl Db {
     ) -> DbResult<()> {
         let mut tx = self.write_tx().await?;
         if let Some((user, room)) = confirmation {
-            sqlx::query("DELETE FROM pending_confirmations WHERE user_id = $1 AND room_id = $2")
-                .bind(user)
-                .bind(room)
-                .execute(&mut *tx)
-                .await?;
+            super::systems::settle_confirmation_in(&mut tx, user, room).await?;
         }
         let done: Option<i64> = sqlx::query_scalar("SELECT 1 FROM command_results WHERE event_id = $1")
             .bind(event_id)

@@ -323,11 +323,7 @@ impl Db {
         deletion: Option<(i64, &str, &str, i64)>,
     ) -> DbResult<()> {
         let mut tx = self.write_tx().await?;
-        sqlx::query("DELETE FROM pending_confirmations WHERE user_id = $1 AND room_id = $2")
-            .bind(user_id)
-            .bind(room_id)
-            .execute(&mut *tx)
-            .await?;
+        settle_confirmation_in(&mut tx, user_id, room_id).await?;
         if let Some((member_id, event_id, answer, now)) = deletion {
             delete_member_in(&mut tx, member_id).await?;
             record_answer_in(&mut tx, event_id, answer, now).await?;
@@ -354,6 +350,16 @@ async fn delete_member_in(tx: &mut Tx, member_id: i64) -> DbResult<()> {
         .execute(&mut **tx)
         .await?;
     sqlx::query("DELETE FROM members WHERE id = $1").bind(member_id).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Removes `user`'s pending confirmation in `room` (it is answered).
+pub(super) async fn settle_confirmation_in(tx: &mut Tx, user: &str, room: &str) -> DbResult<()> {
+    sqlx::query("DELETE FROM pending_confirmations WHERE user_id = $1 AND room_id = $2")
+        .bind(user)
+        .bind(room)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
