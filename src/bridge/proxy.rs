@@ -74,7 +74,9 @@ impl Bridge {
             Via::Autoproxy => Rewrite::Keep,
         };
         let content = ghost_content(&event.content, None, rewrite);
-        self.proxy(event, &system, &chosen, content, &[&event.event_id]).await?;
+        if !self.proxy(event, &system, &chosen, content, &[&event.event_id]).await? {
+            return Ok(());
+        }
         self.log_proxy_switch(event, &system, &chosen, &fronters, state.mode == Mode::Front).await
     }
 
@@ -158,10 +160,12 @@ impl Bridge {
         };
         let rewrite = Rewrite::StripTag { prefix: &prefix, suffix: &suffix, inner: &inner };
         let content = ghost_content(&original.content, Some(new_content), rewrite);
-        self.proxy(edit, &system, &member, content, &[&original.event_id, &edit.event_id]).await
+        self.proxy(edit, &system, &member, content, &[&original.event_id, &edit.event_id]).await?;
+        Ok(())
     }
 
     /// Sends `content` as the member's ghost in the event's room, then redacts `originals`.
+    /// `false`: the message was too large and stays as it is.
     async fn proxy(
         &self,
         event: &RoomEvent,
@@ -169,11 +173,12 @@ impl Bridge {
         member: &Member,
         content: Content,
         originals: &[&OwnedEventId],
-    ) -> BridgeResult<()> {
+    ) -> BridgeResult<bool> {
         if !fits_in_an_event(&content) {
             info!(event_id = %event.event_id, "a message too large to proxy was left as it is");
             let text = "⚠️ That message is too large for me to send as a member, so I left it as it is.";
-            return self.reply(event, text).await;
+            self.reply(event, text).await?;
+            return Ok(false);
         }
         let ghost = self.prepare_ghost(system, &member).await?;
         let room = &event.room_id;
@@ -208,7 +213,7 @@ impl Bridge {
         self.redactions_queued.notify_one();
         info!(%room, ghost = %ghost, "proxied a message");
         crate::fault::point("proxy.after-send");
-        Ok(())
+        Ok(true)
     }
 }
 

@@ -85,6 +85,10 @@ impl Bridge {
     async fn fronter_names(&self, system: &System, viewer: Viewer) -> BridgeResult<HashMap<i64, String>> {
         let mut names = HashMap::new();
         for m in self.db.members(system.id).await? {
+            if viewer == Viewer::Owner {
+                names.insert(m.id, format!("**{}**", md(&m.name)));
+                continue;
+            }
             let p = self.db.privacy::<MemberSubject>(PrivacyOf::Member(m.id)).await?;
             if p.get(MemberSubject::Visibility).shows_to(viewer) {
                 let name = name_for(&m.name, m.display_name.as_deref(), p.get(MemberSubject::Name), viewer);
