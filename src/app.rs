@@ -95,7 +95,24 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         txn_watch: txn_watch.clone(),
         stall_after_ms: i64::try_from(config.engine.stall_seconds.saturating_mul(1000)).unwrap_or(i64::MAX),
         legacy_token_seen: AtomicBool::new(false),
+        metrics_here: config.metrics.enabled && config.metrics.listen.is_empty(),
     });
+    crate::metrics::uptime_seconds();
+    if config.metrics.enabled && !config.metrics.listen.is_empty() {
+        let addr = config.metrics.listen.clone();
+        let metrics_listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .map_err(|source| RunError::Listen { addr: addr.clone(), source })?;
+        info!(%addr, "serving /metrics");
+        let mut metrics_stop = stop_rx.clone();
+        let app = server::metrics_router::<()>(db.clone());
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = metrics_stop.wait_for(|stop| *stop).await;
+            };
+            axum::serve(metrics_listener, app).with_graceful_shutdown(shutdown).await
+        });
+    }
     let app = server::router(state, config.appservice.max_body_bytes);
     let mut server_stop = stop_rx.clone();
     let server = tokio::spawn(async move {

@@ -237,7 +237,10 @@ impl Homeserver {
         let mut n = 0;
         loop {
             n += 1;
-            let err = match attempt().await {
+            let started = std::time::Instant::now();
+            let result = attempt().await;
+            record_request(label, &result, started.elapsed());
+            let err = match result {
                 Ok(resp) => return Ok(resp),
                 Err(e) => e,
             };
@@ -261,6 +264,20 @@ impl Homeserver {
             tokio::time::sleep(delay).await;
         }
     }
+}
+
+/// Counts one attempt of a request in the metrics, by endpoint (method and path template)
+/// and status (`error` when no answer came).
+fn record_request(endpoint: &str, result: &Result<http::Response<Vec<u8>>, HsError>, took: Duration) {
+    let status = match result {
+        Ok(resp) => resp.status().as_u16().to_string(),
+        Err(HsError::Matrix { status, .. }) => status.to_string(),
+        Err(_) => "error".to_owned(),
+    };
+    let labels = vec![("endpoint".to_owned(), endpoint.to_owned()), ("status".to_owned(), status)];
+    let m = crate::metrics::metrics();
+    m.homeserver_requests.get_or_create(&labels).inc();
+    m.homeserver_request_duration.get_or_create(&labels).observe(took.as_secs_f64());
 }
 
 /// Reads a reqwest response; non-2xx becomes [`HsError::Matrix`].

@@ -14,5 +14,6 @@ pub mod engine;
 pub mod fault;
 pub mod fuzzing;
 pub mod homeserver;
+pub mod metrics;
 pub mod registration;
 pub mod server;

@@ -84,13 +84,19 @@ fn generate_registration(path: &std::path::Path, output: Option<PathBuf>) -> Res
 
 fn run(path: &std::path::Path) -> Result<(), Failure> {
     let loaded = config::load(path, true).map_err(bad_config)?;
-    init_logging();
+    init_logging(loaded.config.logging.json());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(other)?;
     runtime.block_on(pluralmatrix::app::run(loaded.config)).map_err(other)
 }
 
-fn init_logging() {
+/// Logs to standard error: readable text, or one JSON object per line (`logging.format`).
+fn init_logging(json: bool) {
     use tracing_subscriber::{EnvFilter, fmt};
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn"));
-    fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
+    let builder = fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr);
+    if json {
+        builder.json().with_current_span(true).with_span_list(false).init();
+    } else {
+        builder.init();
+    }
 }

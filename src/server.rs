@@ -43,6 +43,36 @@ pub struct IntakeState {
     pub txn_watch: Arc<TxnWatch>,
     /// Set once the deprecated `?access_token=` was seen (it is logged once).
     pub legacy_token_seen: AtomicBool,
+    /// Whether `/metrics` is served here (on, and no `metrics.listen` of its own).
+    pub metrics_here: bool,
+}
+
+/// `GET /metrics` alone (for `metrics.listen`, or merged into the appservice router).
+pub fn metrics_router<S: Clone + Send + Sync + 'static>(db: Db) -> Router<S> {
+    Router::new().route("/metrics", get(scrape)).with_state(db)
+}
+
+/// Reads the stored-state gauges, then writes every metric in Prometheus' text format.
+async fn scrape(State(db): State<Db>) -> Response {
+    let m = crate::metrics::metrics();
+    let now = now_ms();
+    if let (Ok(txns), Ok(events)) = (db.journal_pending_count().await, db.pending_events().await) {
+        m.journal_pending.set(txns + events);
+    }
+    if let Ok(age) = db.oldest_pending_age(now).await {
+        m.journal_oldest_pending_seconds.set(age.unwrap_or(0) as f64 / 1000.0);
+    }
+    if let Ok(dead) = db.dead_letter_count().await {
+        m.dead_letters_stored.set(dead);
+    }
+    if let Ok(states) = db.identity_states().await {
+        for (state, count) in states {
+            m.identities.get_or_create(&crate::metrics::label("state", state)).set(count);
+        }
+    }
+    m.uptime_seconds.set(crate::metrics::uptime_seconds());
+    let content_type = "text/plain; version=0.0.4; charset=utf-8";
+    ([(header::CONTENT_TYPE, content_type)], m.encode()).into_response()
 }
 
 fn matrix_error(status: StatusCode, errcode: &str, message: &str) -> Response {
@@ -95,6 +125,7 @@ pub fn router(state: Arc<IntakeState>, max_body_bytes: usize) -> Router {
         .route("/rooms/{alias}", get(room_query))
         .route("/_matrix/app/v1/ping", post(ping))
         .route("/health", get(health))
+        .merge(if state.metrics_here { metrics_router(state.db.clone()) } else { Router::new() })
         .fallback(|| async { matrix_error(StatusCode::NOT_FOUND, "M_UNRECOGNIZED", "Unrecognized request") })
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
@@ -122,6 +153,7 @@ async fn transaction(
     let crypto = crypto_input(&parsed, state.encryption, &state.wakers.seen_counts);
     match state.db.journal_insert(&txn_id, &body, &events, crypto, now_ms()).await {
         Ok(true) => {
+            crate::metrics::metrics().transactions_received.inc();
             debug!(txn_id, bytes = body.len(), events = events.len(), "transaction stored");
             state.wakers.stored(crypto);
             state.txn_watch.observe(&txn_id);

@@ -211,6 +211,11 @@ impl Bridge {
             .collect();
         self.db.record_proxied_and_queue_redactions(&rows, event.event_id.as_str(), now).await?;
         self.redactions_queued.notify_one();
+        let encrypted = match &self.crypto {
+            Some(crypto) => crypto.is_encrypted(&self.settings.bot, room).await.unwrap_or(false),
+            None => false,
+        };
+        crate::metrics::proxied(encrypted, now_ms());
         info!(%room, ghost = %ghost, "proxied a message");
         crate::fault::point("proxy.after-send");
         Ok(true)

@@ -4,9 +4,11 @@
 
 mod access;
 mod import;
+mod operations;
 
 pub use access::{AccessConfig, BotInvitesConfig};
 pub use import::ImportConfig;
+pub use operations::{LoggingConfig, MetricsConfig};
 
 use std::{
     net::SocketAddr,
@@ -47,6 +49,8 @@ pub struct Config {
     pub engine: EngineConfig,
     pub access: AccessConfig,
     pub import: ImportConfig,
+    pub metrics: MetricsConfig,
+    pub logging: LoggingConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -168,6 +172,8 @@ impl Default for Config {
             engine: EngineConfig::default(),
             access: AccessConfig::default(),
             import: ImportConfig::default(),
+            metrics: MetricsConfig::default(),
+            logging: LoggingConfig::default(),
         }
     }
 }
@@ -385,7 +391,7 @@ impl Config {
                 return Err(bad("admin.users", format!("`{user}` is not a Matrix user ID")));
             }
         }
-        Ok(())
+        self.metrics.check().and_then(|()| self.logging.check()).map_err(|(key, message)| bad(key, message))
     }
 
     /// The bot's user ID.
@@ -458,6 +464,8 @@ mod tests {
             ("[homeserver]\nurl = \"ftp://x\"\n", "homeserver.url"),
             ("[appservice2]\n", "appservice2"),
             ("[database]\nurl = \"postgres://x\"\n", "database.url"),
+            ("[metrics]\nlisten = \"nowhere\"\n", "metrics.listen"),
+            ("[logging]\nformat = \"xml\"\n", "logging.format"),
             ("[commands]\nprefix = \"\"\n", "commands.prefix"),
             ("[admin]\nusers = [\"bob\"]\n", "admin.users"),
         ] {

@@ -103,7 +103,11 @@ impl Machines {
             locks.entry(user.clone()).or_default().clone()
         };
         let _guard = lock.lock_owned().await;
-        self.open.lock().map_err(|_| CryptoError::Poisoned)?.slots.remove(user);
+        {
+            let mut open = self.open.lock().map_err(|_| CryptoError::Poisoned)?;
+            open.slots.remove(user);
+            crate::metrics::metrics().crypto_machines_open.set(open.slots.len() as i64);
+        }
         let path = self.store_path(user);
         match std::fs::remove_dir_all(&path) {
             Ok(()) => Ok(()),
@@ -135,6 +139,7 @@ impl Machines {
             // the store closes when the last handle goes.
             open.slots.remove(&oldest);
         }
+        crate::metrics::metrics().crypto_machines_open.set(open.slots.len() as i64);
         Ok(())
     }
 

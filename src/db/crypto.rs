@@ -47,6 +47,28 @@ pub struct KeyRequest {
 const KEY_REQUEST_COLS: &str = "session_id, room_id, sender, sender_device, sender_key, request_id, sent_at, attempts";
 
 impl Db {
+    /// How many crypto identities are in each set-up state (`device-pending`,
+    /// `cross-signing-pending`, `ready`), for the metrics.
+    pub async fn identity_states(&self) -> DbResult<Vec<(String, i64)>> {
+        let rows: Vec<(bool, bool, i64)> = sqlx::query_as(
+            "SELECT device_created, cross_signing_done, COUNT(*) FROM crypto_identities \
+             GROUP BY device_created, cross_signing_done",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let mut out =
+            vec![("device-pending".to_owned(), 0), ("cross-signing-pending".to_owned(), 0), ("ready".to_owned(), 0)];
+        for (device, signed, n) in rows {
+            let at = match (device, signed) {
+                (false, _) => 0,
+                (true, false) => 1,
+                (true, true) => 2,
+            };
+            out[at].1 += n;
+        }
+        Ok(out)
+    }
+
     pub async fn key_request(&self, session_id: &str) -> DbResult<Option<KeyRequest>> {
         let sql = format!("SELECT {KEY_REQUEST_COLS} FROM key_requests WHERE session_id = $1");
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(session_id).fetch_optional(self.pool()).await?)

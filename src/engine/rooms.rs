@@ -24,7 +24,7 @@ use tracing::{debug, error, warn};
 use super::{DEFER_FOR_MS, backoff_ms};
 use crate::{
     bridge::Bridge,
-    db::{Db, DbResult, RoomEventRow, now_ms},
+    db::{Db, DbResult, RoomEventRow, Settled, now_ms},
 };
 
 /// A panicking event is tried this many times before it becomes a dead letter.
@@ -136,12 +136,19 @@ impl Line {
         debug!(room = self.room, event_id = row.event_id, "handling an event");
         let bridge = self.bridge.clone();
         let event = raw.clone();
-        let outcome = tokio::spawn(async move { bridge.handle_event(&event).await }).await;
+        let arrived = row.received_at;
+        let outcome =
+            tokio::spawn(crate::metrics::ARRIVED_AT.scope(arrived, async move { bridge.handle_event(&event).await }))
+                .await;
         let now = now_ms();
         let attempts = row.attempts + 1;
         match outcome {
-            Ok(Ok(settled)) => self.db.settle_event(row.id, settled, now).await,
+            Ok(Ok(settled)) => {
+                crate::metrics::event_settled(if settled == Settled::Done { "done" } else { "parked" });
+                self.db.settle_event(row.id, settled, now).await
+            }
             Ok(Err(e)) if e.is_transient() && now - row.received_at < DEFER_FOR_MS => {
+                crate::metrics::event_settled("retry");
                 let delay = backoff_ms(row.attempts);
                 warn!(room = self.room, event_id = row.event_id, attempts, retry_in_ms = delay, error = %e,
                     "handling an event failed for now; its line waits");
@@ -163,6 +170,7 @@ impl Line {
                     return self.give_up(&RoomEventRow { attempts, ..row }, Some(&raw), &reason).await;
                 }
                 error!(room = self.room, event_id = row.event_id, attempts, why, "handling an event panicked");
+                crate::metrics::event_settled("panicked");
                 self.db.defer_event(row.id, attempts, now + backoff_ms(row.attempts), &format!("panicked: {why}")).await
             }
         }
@@ -174,6 +182,10 @@ impl Line {
         let sender = raw.and_then(|r| r.get("sender")).and_then(Value::as_str);
         error!(room = self.room, event_id = row.event_id, attempts = row.attempts, reason, "giving up on an event");
         let first = self.db.dead_letter(row, sender, reason, now_ms()).await?;
+        if first {
+            crate::metrics::event_settled("dead");
+            crate::metrics::metrics().dead_letters.inc();
+        }
         if let (true, Some(raw)) = (first, raw) {
             if let Err(e) = self.bridge.tell_dead_letter(raw).await {
                 debug!(event_id = row.event_id, error = %e, "could not tell the sender");

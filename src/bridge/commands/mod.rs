@@ -63,6 +63,7 @@ impl Bridge {
             answer.replace("pk;", &self.settings.command_prefix)
         };
         crate::fault::point("command.before-record");
+        crate::metrics::metrics().commands_run.inc();
         self.db.record_command_result(event.event_id.as_str(), &answer, now_ms()).await?;
         // An empty answer: the command did its work and removed itself (`pk;edit`, …).
         if !answer.is_empty() {
