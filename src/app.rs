@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use crate::{
-    bridge::{Bridge, BridgeSettings},
+    bridge::{Bridge, BridgeSettings, SharedAccess},
     config::Config,
     crypto::{Crypto, CryptoSettings, keys::MasterKey},
     db::Db,
@@ -39,7 +39,9 @@ pub enum RunError {
     Invalid(String),
 }
 
-pub async fn run(config: Config) -> Result<(), RunError> {
+/// Runs the daemon until SIGINT/SIGTERM. `config_path`: where SIGHUP re-reads the access
+/// lists and admin users from.
+pub async fn run(config: Config, config_path: Option<std::path::PathBuf>) -> Result<(), RunError> {
     let db = Db::connect(&config.database.url).await?;
     let retry = RetryPolicy { max_attempts: config.homeserver.retry_attempts, ..RetryPolicy::default() };
     let mut hs = Homeserver::new(&config.homeserver.url, &config.appservice.as_token)?.with_retry(retry);
@@ -53,7 +55,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         latch_timeout_ms: i64::from(config.proxy.latch_timeout_minutes) * 60 * 1000,
         room_key_wait_ms: i64::try_from(config.encryption.room_key_wait_seconds.saturating_mul(1000))
             .unwrap_or(i64::MAX),
-        access: config.access.policy(&config.admin.users, &config.homeserver.domain),
+        access: SharedAccess::new(config.access.policy(&config.admin.users, &config.homeserver.domain)),
         max_members: config.access.max_members,
         max_groups: config.access.max_groups,
         avatar_fetch: config.import.fetch_avatars.then(|| crate::bridge::AvatarFetch {
@@ -133,6 +135,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         };
         Arc::new(Crypto::with_master_key(db.clone(), hs.clone(), crypto_settings, master))
     });
+    let reload = tokio::spawn(reload_on_hangup(config_path, settings.access.clone()));
     let bridge = Bridge::new(db.clone(), hs, settings, crypto);
     let signals = tokio::spawn(wait_for_signal());
 
@@ -149,6 +152,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let worker = tokio::spawn(Engine::new(db, bridge, wakers, engine_settings, txn_watch).run(stop_rx));
 
     let _ = signals.await;
+    reload.abort();
     info!("shutting down");
     let _ = stop_tx.send(true);
     if tokio::time::timeout(Duration::from_secs(20), worker).await.is_err() {
@@ -160,6 +164,30 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         _ => {}
     }
     Ok(())
+}
+
+/// On SIGHUP, reads the config file again and puts its access lists and admin users in
+/// place; a config that no longer loads changes nothing (and says why).
+async fn reload_on_hangup(path: Option<std::path::PathBuf>, access: SharedAccess) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Some(path), Ok(mut hangups)) = (path, signal(SignalKind::hangup())) else { return };
+        while hangups.recv().await.is_some() {
+            match crate::config::load(&path, true) {
+                Ok(loaded) => {
+                    let c = loaded.config;
+                    access.replace(c.access.policy(&c.admin.users, &c.homeserver.domain));
+                    info!(path = %path.display(), "SIGHUP: access lists and admin users reloaded");
+                }
+                Err(e) => warn!(error = %e, "SIGHUP: the config does not load; keeping the access lists in use"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, access);
+    }
 }
 
 async fn wait_for_signal() {

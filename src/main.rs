@@ -86,7 +86,7 @@ fn run(path: &std::path::Path) -> Result<(), Failure> {
     let loaded = config::load(path, true).map_err(bad_config)?;
     init_logging(loaded.config.logging.json());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(other)?;
-    runtime.block_on(pluralmatrix::app::run(loaded.config)).map_err(other)
+    runtime.block_on(pluralmatrix::app::run(loaded.config, Some(loaded.path))).map_err(other)
 }
 
 /// Logs to standard error: readable text, or one JSON object per line (`logging.format`).

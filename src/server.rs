@@ -19,7 +19,7 @@ use ruma::UserId;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
-use tracing::{debug, error, warn};
+use tracing::{Instrument, debug, error, warn};
 
 use crate::{
     bridge::Bridge,
@@ -141,6 +141,12 @@ async fn transaction(
     if let Err(resp) = authorize(&state, &headers, &query) {
         return resp;
     }
+    // One span per transaction: every line logged while storing it names it.
+    let span = tracing::info_span!("transaction", txn_id = %txn_id);
+    store_transaction(state, txn_id, body).instrument(span).await
+}
+
+async fn store_transaction(state: Arc<IntakeState>, txn_id: String, body: Bytes) -> Response {
     let parsed: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(_) => return matrix_error(StatusCode::BAD_REQUEST, "M_NOT_JSON", "Content not JSON."),

@@ -1,5 +1,5 @@
 //! `/metrics` against a real Synapse: scraped and parsed as Prometheus text, with values
-//! that move when a message is proxied; on its own address with `metrics.listen`; JSON logs.
+//! that move when a message is proxied; on its own address with `metrics.listen`.
 
 #![recursion_limit = "256"]
 
@@ -75,21 +75,13 @@ async fn metrics_move_with_the_work() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metrics_on_their_own_address_and_json_logs() {
+async fn metrics_on_their_own_address() {
     let port = free_port();
-    let extra = format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n\n[logging]\nformat = \"json\"\n");
-    let mut env = TestEnv::start_without_daemon("metrics-apart", &extra).await;
+    let mut env =
+        TestEnv::start_without_daemon("metrics-apart", &format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n")).await;
     env.start_daemon().await;
     let (samples, _) = scrape(&format!("http://127.0.0.1:{port}")).await;
     assert!(samples.contains_key("pluralmatrix_journal_pending"));
     let resp = reqwest::get(format!("{}/metrics", env.daemon_url())).await.unwrap();
     assert_eq!(resp.status(), 404, "not on the appservice address then");
-    // Every log line is one JSON object.
-    let log = env.daemon_log();
-    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert!(!lines.is_empty());
-    for line in lines {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
-        assert!(v["level"].is_string() && v["fields"].is_object(), "{line}");
-    }
 }

@@ -5,16 +5,39 @@
 use ruma::{RoomId, UserId, api::client::membership::leave_room};
 use tracing::{info, warn};
 
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
 use super::{Bridge, BridgeResult, RoomEvent};
 use crate::{
-    core::replies::code,
+    core::{access::AccessPolicy, replies::code},
     db::{System, now_ms},
 };
+
+/// The access policy, shared by every part of the daemon and replaced as a whole when the
+/// operator reloads the config (SIGHUP).
+#[derive(Debug, Clone)]
+pub struct SharedAccess(Arc<RwLock<AccessPolicy>>);
+
+impl SharedAccess {
+    pub fn new(policy: AccessPolicy) -> Self {
+        Self(Arc::new(RwLock::new(policy)))
+    }
+
+    /// The policy now (a panic elsewhere while replacing it cannot leave it half-written:
+    /// replacing is one assignment, so a poisoned lock still holds a whole policy).
+    pub fn get(&self) -> RwLockReadGuard<'_, AccessPolicy> {
+        self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn replace(&self, policy: AccessPolicy) {
+        *self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = policy;
+    }
+}
 
 impl Bridge {
     /// Why `sender` may not create a system, if they may not (the reply to give).
     pub(super) fn system_creation_refused(&self, sender: &UserId) -> Option<String> {
-        if self.settings.access.may_create_system(sender.as_str()) {
+        if self.settings.access.get().may_create_system(sender.as_str()) {
             return None;
         }
         Some(format!(
@@ -41,7 +64,7 @@ impl Bridge {
     /// Whether `event`'s sender is denied the bridge. The first time per room and sender they
     /// try a command, the bot says so; proxying is simply not done.
     pub(super) async fn denied(&self, event: &RoomEvent, is_command: bool) -> BridgeResult<bool> {
-        if !self.settings.access.is_denied(event.sender.as_str()) {
+        if !self.settings.access.get().is_denied(event.sender.as_str()) {
             return Ok(false);
         }
         let kind = format!("denied {}", event.sender);
@@ -57,7 +80,7 @@ impl Bridge {
 
     /// Whether the bot accepts an invite from `inviter`.
     pub(super) fn bot_invite_accepted(&self, inviter: &UserId) -> bool {
-        self.settings.access.may_invite_bot(inviter.as_str())
+        self.settings.access.get().may_invite_bot(inviter.as_str())
     }
 
     /// Whether a ghost of system `system_id` accepts an invite from `inviter`: only from its

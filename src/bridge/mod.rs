@@ -31,6 +31,7 @@ use crate::{
     homeserver::{Homeserver, HsError},
 };
 
+pub use access::SharedAccess;
 pub use avatars::AvatarFetch;
 pub use queueing::queue_events;
 pub use startup::StartupError;
@@ -75,7 +76,7 @@ pub struct BridgeSettings {
     /// How long an encrypted event may wait for its room key.
     pub room_key_wait_ms: i64,
     /// Who may use the bridge (`[access]`).
-    pub access: crate::core::access::AccessPolicy,
+    pub access: SharedAccess,
     /// Members per system.
     pub max_members: usize,
     /// Groups per system (`access.max_groups`).
@@ -202,7 +203,13 @@ pub(crate) mod tests {
             command_prefix: "pk;".into(),
             latch_timeout_ms: 0,
             room_key_wait_ms: 0,
-            access: crate::core::access::AccessPolicy::new(&[], &[], &[], crate::core::access::BotInvites::Anyone, "x"),
+            access: SharedAccess::new(crate::core::access::AccessPolicy::new(
+                &[],
+                &[],
+                &[],
+                crate::core::access::BotInvites::Anyone,
+                "x",
+            )),
             max_members: 1000,
             max_groups: 250,
             avatar_fetch: None,

@@ -19,7 +19,7 @@ use tokio::{
     sync::{Notify, watch},
     task::JoinSet,
 };
-use tracing::{debug, error, warn};
+use tracing::{Instrument, debug, error, warn};
 
 use super::{DEFER_FOR_MS, backoff_ms};
 use crate::{
@@ -137,9 +137,10 @@ impl Line {
         let bridge = self.bridge.clone();
         let event = raw.clone();
         let arrived = row.received_at;
-        let outcome =
-            tokio::spawn(crate::metrics::ARRIVED_AT.scope(arrived, async move { bridge.handle_event(&event).await }))
-                .await;
+        // One span per event: every line logged while handling it names the event and room.
+        let span = tracing::info_span!("event", event_id = %row.event_id, room = %self.room);
+        let handling = crate::metrics::ARRIVED_AT.scope(arrived, async move { bridge.handle_event(&event).await });
+        let outcome = tokio::spawn(handling.instrument(span)).await;
         let now = now_ms();
         let attempts = row.attempts + 1;
         match outcome {

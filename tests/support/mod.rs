@@ -235,7 +235,8 @@ impl TestEnv {
             let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
             let deadline = Instant::now() + Duration::from_secs(30);
             while Instant::now() < deadline {
-                if child.try_wait().unwrap().is_some() {
+                if let Some(status) = child.try_wait().unwrap() {
+                    assert!(status.success(), "SIGTERM is a clean exit, not {status}");
                     return;
                 }
                 std::thread::sleep(Duration::from_millis(50));
