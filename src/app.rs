@@ -135,6 +135,7 @@ pub async fn run(config: Config, config_path: Option<std::path::PathBuf>) -> Res
         };
         Arc::new(Crypto::with_master_key(db.clone(), hs.clone(), crypto_settings, master))
     });
+    settings.access.set_bans(&db.bans().await?);
     let reload = tokio::spawn(reload_on_hangup(config_path, settings.access.clone()));
     let bridge = Bridge::new(db.clone(), hs, settings, crypto);
     let signals = tokio::spawn(wait_for_signal());

@@ -9,28 +9,55 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use super::{Bridge, BridgeResult, RoomEvent};
 use crate::{
-    core::{access::AccessPolicy, replies::code},
+    core::{
+        access::{AccessPolicy, Pattern},
+        replies::code,
+    },
     db::{System, now_ms},
 };
 
-/// The access policy, shared by every part of the daemon and replaced as a whole when the
-/// operator reloads the config (SIGHUP).
+/// The access policy, shared by every part of the daemon: the config's (replaced as a whole
+/// when the operator reloads it, SIGHUP) and the bans admins add at run time (`pk;admin ban`,
+/// also stored in the database).
 #[derive(Debug, Clone)]
-pub struct SharedAccess(Arc<RwLock<AccessPolicy>>);
+pub struct SharedAccess {
+    policy: Arc<RwLock<AccessPolicy>>,
+    bans: Arc<RwLock<Vec<Pattern>>>,
+}
 
 impl SharedAccess {
     pub fn new(policy: AccessPolicy) -> Self {
-        Self(Arc::new(RwLock::new(policy)))
+        Self { policy: Arc::new(RwLock::new(policy)), bans: Arc::default() }
     }
 
-    /// The policy now (a panic elsewhere while replacing it cannot leave it half-written:
-    /// replacing is one assignment, so a poisoned lock still holds a whole policy).
+    /// The config's policy now (replacing it is one assignment, so even a poisoned lock
+    /// holds a whole policy).
     pub fn get(&self) -> RwLockReadGuard<'_, AccessPolicy> {
-        self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.policy.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn replace(&self, policy: AccessPolicy) {
-        *self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = policy;
+        *self.policy.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = policy;
+    }
+
+    /// Puts the run-time ban list in place.
+    pub fn set_bans(&self, patterns: &[String]) {
+        let bans = patterns.iter().map(|p| Pattern::new(p)).collect();
+        *self.bans.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = bans;
+    }
+
+    /// Whether `user_id` may not use the bridge: denied by the config or banned (admins never).
+    pub fn is_denied(&self, user_id: &str) -> bool {
+        let policy = self.get();
+        if policy.is_denied(user_id) {
+            return true;
+        }
+        let bans = self.bans.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        !policy.is_admin(user_id) && bans.iter().any(|b| b.matches(user_id))
+    }
+
+    pub fn is_admin(&self, user_id: &str) -> bool {
+        self.get().is_admin(user_id)
     }
 }
 
@@ -64,7 +91,7 @@ impl Bridge {
     /// Whether `event`'s sender is denied the bridge. The first time per room and sender they
     /// try a command, the bot says so; proxying is simply not done.
     pub(super) async fn denied(&self, event: &RoomEvent, is_command: bool) -> BridgeResult<bool> {
-        if !self.settings.access.get().is_denied(event.sender.as_str()) {
+        if !self.settings.access.is_denied(event.sender.as_str()) {
             return Ok(false);
         }
         let kind = format!("denied {}", event.sender);

@@ -1,6 +1,7 @@
 //! The daemon's own database (sqlx; SQLite in WAL mode today). Migrations are embedded and
 //! run on connect. Each submodule owns the queries of one concern.
 
+mod admin;
 mod crypto;
 mod deletion;
 mod dm;
@@ -23,6 +24,7 @@ use std::{str::FromStr, time::Duration};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+pub use admin::DeadLetter;
 pub use crypto::{CryptoIdentity, KeyRequest, ParkedEvent, RoomInfo};
 pub use ghosts::Ghost;
 pub use groups::Group;

@@ -185,16 +185,23 @@ impl Bridge {
             self.db.settle_confirmation(user, room, None).await?;
             return Ok(false);
         }
+        let answer = format!("✅ Your system **{name}** is deleted. Nothing of it is kept.");
+        self.delete_system_now(&system, event, &answer).await?;
+        self.reply(event, &answer).await?;
+        Ok(true)
+    }
+
+    /// Every ghost of `system` retires, then the database forgets the system and records
+    /// `answer` for `event` in one transaction. Each step can run again.
+    pub(super) async fn delete_system_now(&self, system: &System, event: &RoomEvent, answer: &str) -> BridgeResult<()> {
         let ghosts = self.db.system_ghosts(system.id).await?;
         for ghost in &ghosts {
             if let Ok(ghost) = UserId::parse(ghost.as_str()) {
                 self.retire_ghost(&ghost).await?;
             }
         }
-        let answer = format!("✅ Your system **{name}** is deleted. Nothing of it is kept.");
-        self.db.delete_system_answered(system.id, event.event_id.as_str(), &answer, now_ms()).await?;
-        info!(system = %system.short_id, ghosts = ghosts.len(), "system deleted");
-        self.reply(event, &answer).await?;
-        Ok(true)
+        self.db.delete_system_answered(system.id, event.event_id.as_str(), answer, now_ms()).await?;
+        info!(system = %system.short_id, ghosts = ghosts.len(), by = %event.sender, "system deleted");
+        Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! Running room commands: parse (core), act on the database and ghosts, answer in the room.
 //! Every outcome, including every error, gets a reply from the bot.
 
+mod admin;
 mod autoproxy;
 mod config;
 mod confirm;
@@ -139,6 +140,7 @@ impl Bridge {
                 Some(system) => self.switch_command(event, system, cmd).await,
             },
             Command::Front(cmd) => self.front_command(&event.sender, system, cmd).await,
+            Command::Admin(cmd) => self.admin_command(event, cmd).await,
             Command::Edit { .. } | Command::Reproxy { .. } | Command::Message { .. } => {
                 self.message_command(event, system, cmd).await
             }

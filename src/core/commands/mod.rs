@@ -3,6 +3,7 @@
 //! lists; each family parses its own arguments (`system`, `member`). Pure: knows nothing
 //! about the database or Matrix.
 
+mod admin;
 mod args;
 mod config;
 mod front;
@@ -13,6 +14,7 @@ pub mod table;
 #[cfg(test)]
 mod tests;
 
+pub use admin::{AdminCommand, GhostCryptoAction};
 pub use args::FieldArg;
 pub use config::ConfigCommand;
 pub use front::{FrontCommand, FrontView, SwitchCommand, SwitchEditHow};
@@ -38,6 +40,8 @@ pub enum Command {
     Group(GroupCommand),
     /// `pk;config [<setting> [<value>|-clear]]`.
     Config(ConfigCommand),
+    /// `pk;admin …` (`admin.users` only; `Err` holds the usage for a malformed one).
+    Admin(Result<AdminCommand, String>),
     /// `pk;switch …`.
     Switch(SwitchCommand),
     /// `pk;front`, `pk;fh`, `pk;fp`, `pk;system [<system>] fronter|…`, `pk;group <g> fp`.
@@ -207,6 +211,8 @@ fn parse_words(input: &str) -> Result<Command, ParseError> {
         Some(Verb::Import) => Ok(Command::Import),
         Some(Verb::Export) => Ok(Command::Export),
         Some(Verb::Config) => config::parse(&args).map(Command::Config),
+        // Parse errors are answered only to admins: others get the unknown-command answer.
+        Some(Verb::Admin) => Ok(Command::Admin(admin::parse(&args).map_err(|e| e.0))),
         Some(Verb::Switch) => front::parse_switch(&args).map(Command::Switch),
         Some(Verb::Front | Verb::FrontHistory | Verb::FrontPercent) => {
             front::parse_view(&args, 0, None).map(Command::Front).ok_or_else(|| usage("Usage: `pk;front`"))
@@ -226,8 +232,18 @@ fn parse_words(input: &str) -> Result<Command, ParseError> {
         Some(Verb::Unlink) if args.len() <= 2 => Ok(Command::Unlink { target: args.text(1) }),
         Some(Verb::Unlink) => Err(usage("Usage: `pk;unlink [@user:server]`")),
         Some(Verb::Autoproxy) => Ok(parse_autoproxy(&args)),
-        _ => Err(ParseError(format!("Unknown command {}. Send `pk;help` for the list of commands.", code(&head)))),
+        _ => Err(ParseError(unknown_command(&head))),
     }
+}
+
+/// The admin commands' usage line.
+pub fn admin_usage() -> &'static str {
+    admin::USAGE
+}
+
+/// The answer to a command word nobody knows (also what non-admins get for `pk;admin`).
+pub fn unknown_command(word: &str) -> String {
+    format!("Unknown command {}. Send `pk;help` for the list of commands.", code(word))
 }
 
 /// `pk;system fronter|fronthistory|frontpercent …` and `pk;system <system> fronter|…`.

@@ -66,6 +66,8 @@ pub enum Verb {
     Edit,
     Reproxy,
     Message,
+    /// `pk;admin …`: not in `pk;help` (admins get their own list).
+    Admin,
 }
 
 /// One command.
@@ -156,6 +158,7 @@ pub const COMMANDS: &[Spec] = &[
         "message [<event ID or link>] [-delete]",
         "who sent a proxied message (reply to it); `-delete` removes your own",
     ),
+    spec(R, Verb::Admin, &["admin"], "", ""),
     spec(Sw, Verb::SwitchOut, &["out"], "switch out", "nobody is fronting"),
     spec(
         Sw,
