@@ -194,3 +194,27 @@ fn run_refuses_a_crypto_key_readable_by_others() {
     let last = err.lines().last().unwrap_or_default();
     assert!(last.contains("pickle.key") && last.contains("chmod 600"), "{err}");
 }
+
+/// The deploy kit points at things that exist: what the container build copies, the binary
+/// and config the unit runs, and the files the compose trial reads.
+#[test]
+fn deploy_files_refer_to_what_exists() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let containerfile = std::fs::read_to_string(root.join("deploy/Containerfile")).unwrap();
+    for line in containerfile.lines().filter(|l| l.starts_with("COPY ") && !l.contains("--from")) {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        for source in &parts[1..parts.len() - 1] {
+            assert!(root.join(source).exists(), "the Containerfile copies {source}, which is missing");
+        }
+    }
+    assert!(containerfile.contains("USER pluralmatrix") && containerfile.contains("VOLUME [\"/data\"]"));
+    let unit = std::fs::read_to_string(root.join("deploy/pluralmatrix.service")).unwrap();
+    assert!(unit.contains("ExecStart=/usr/local/bin/pluralmatrix run") && unit.contains("LimitNOFILE="));
+    let compose = std::fs::read_to_string(root.join("deploy/compose/compose.yaml")).unwrap();
+    assert!(compose.contains("dockerfile: deploy/Containerfile"));
+    assert!(root.join("deploy/synapse-appservice.yaml").exists() && root.join("deploy/compose/setup.sh").exists());
+    let snippet = std::fs::read_to_string(root.join("deploy/synapse-appservice.yaml")).unwrap();
+    for key in ["msc2409_to_device_messages_enabled", "msc3202_transaction_extensions", "app_service_config_files"] {
+        assert!(snippet.contains(key), "{key}");
+    }
+}

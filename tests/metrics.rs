@@ -72,6 +72,27 @@ async fn metrics_move_with_the_work() {
     assert!(seconds > 0.0 && seconds < 30.0, "one proxy took {seconds} s");
     assert!(after["pluralmatrix_transactions_received_total"] > before["pluralmatrix_transactions_received_total"]);
     assert_eq!(after["pluralmatrix_journal_pending"], 0.0, "idle");
+
+    // The Grafana dashboard only asks for metrics that exist.
+    let dashboard = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/grafana-dashboard.json")).unwrap();
+    let _: serde_json::Value = serde_json::from_str(&dashboard).unwrap();
+    let names = regex_names(&dashboard);
+    assert!(names.len() >= 10, "{names:?}");
+    for name in names {
+        assert!(text.contains(&format!("\n{name}")), "the dashboard uses {name}, which /metrics does not have");
+    }
+}
+
+/// Every `pluralmatrix_…` name in `text`.
+fn regex_names(text: &str) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("pluralmatrix_") {
+        let name: String = rest[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        rest = &rest[at + name.len()..];
+        out.insert(name);
+    }
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
