@@ -60,6 +60,10 @@ impl HsError {
     pub fn is_forbidden(&self) -> bool {
         self.status() == Some(403) || self.errcode() == Some("M_FORBIDDEN")
     }
+
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404) || self.errcode() == Some("M_NOT_FOUND")
+    }
 }
 
 /// How hard to try before giving up on a transient error.

@@ -74,7 +74,8 @@ async fn metrics_move_with_the_work() {
     assert_eq!(after["pluralmatrix_journal_pending"], 0.0, "idle");
 
     // The Grafana dashboard only asks for metrics that exist.
-    let dashboard = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/grafana-dashboard.json")).unwrap();
+    let dashboard =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/grafana-dashboard.json")).unwrap();
     let _: serde_json::Value = serde_json::from_str(&dashboard).unwrap();
     let names = regex_names(&dashboard);
     assert!(names.len() >= 10, "{names:?}");

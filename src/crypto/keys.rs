@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 
 pub const MASTER_KEY_FILE: &str = "pickle.key";
 const INFO_PREFIX: &[u8] = b"pluralmatrix crypto store v1\0";
+const RECOVERY_INFO_PREFIX: &[u8] = b"pluralmatrix secret storage v1\0";
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -87,9 +88,19 @@ impl MasterKey {
 
     /// The 32-byte key of one identity's store.
     pub fn store_key(&self, user_id: &str) -> Zeroizing<[u8; 32]> {
+        self.derive(INFO_PREFIX, user_id)
+    }
+
+    /// The passphrase of one identity's secret storage key (hex of 32 derived bytes): the
+    /// identity's cross-signing keys can be recovered with the master key alone.
+    pub fn recovery_passphrase(&self, user_id: &str) -> Zeroizing<String> {
+        Zeroizing::new(hex::encode(&self.derive(RECOVERY_INFO_PREFIX, user_id)[..]))
+    }
+
+    fn derive(&self, prefix: &[u8], user_id: &str) -> Zeroizing<[u8; 32]> {
         let hk = Hkdf::<Sha256>::new(None, &self.0[..]);
         let mut out = Zeroizing::new([0u8; 32]);
-        let info = [INFO_PREFIX, user_id.as_bytes()].concat();
+        let info = [prefix, user_id.as_bytes()].concat();
         hk.expand(&info, &mut out[..]).expect("32-byte HKDF output"); // ok: far below HKDF's 8160-byte limit
 
         out

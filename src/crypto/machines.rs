@@ -68,6 +68,16 @@ impl Machines {
         self.store_dir.join(&digest[..32])
     }
 
+    /// Whether the identity's store is on disk (it may have been lost, or never made).
+    pub fn store_exists(&self, user: &OwnedUserId) -> bool {
+        self.store_path(user).exists()
+    }
+
+    /// The bridge's master key (secret storage keys are derived from it).
+    pub fn master(&self) -> &MasterKey {
+        &self.master
+    }
+
     pub fn open_count(&self) -> usize {
         self.open.lock().map(|o| o.slots.len()).unwrap_or(0)
     }

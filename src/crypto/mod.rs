@@ -8,6 +8,7 @@ mod feed;
 mod key_requests;
 pub mod keys;
 mod machines;
+mod recovery;
 mod requests;
 mod rooms;
 
@@ -18,7 +19,8 @@ use std::{
 };
 
 use matrix_sdk_crypto::{
-    DecryptionSettings, EncryptionSyncChanges, OlmMachine, TrustRequirement, store::types::RoomKeyInfo,
+    CrossSigningKeyExport, DecryptionSettings, EncryptionSyncChanges, OlmMachine, TrustRequirement,
+    store::types::RoomKeyInfo,
 };
 use ruma::{
     OneTimeKeyAlgorithm, OwnedDeviceId, OwnedUserId, UInt, UserId,
@@ -26,7 +28,7 @@ use ruma::{
     events::AnyToDeviceEvent,
     serde::Raw,
 };
-use tracing::info;
+use tracing::{info, warn};
 
 pub use feed::{CryptoTransaction, Received};
 pub use machines::IdentityGuard;
@@ -89,6 +91,8 @@ pub struct Crypto {
     /// When this process started (ms): an answer to a key request asked before then may have
     /// been dropped while we were down, so it is asked again at once.
     started_at: i64,
+    /// Held while a lost store is replaced, so two tasks never replace it twice.
+    replacing: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Crypto {
@@ -120,6 +124,7 @@ impl Crypto {
             share_with: settings.share_with,
             counted: Mutex::new(HashSet::new()),
             started_at: crate::db::now_ms(),
+            replacing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -139,6 +144,17 @@ impl Crypto {
     /// The identity's machine, ready for use: device created, keys uploaded, cross-signing
     /// bootstrapped, pending device-list changes applied. Idempotent and resumable.
     pub async fn identity(&self, user: &UserId) -> Result<IdentityGuard, CryptoError> {
+        let owned: OwnedUserId = user.to_owned();
+        let mut restored = None;
+        if !self.machines.store_exists(&owned) {
+            let _replacing = self.replacing.lock().await;
+            // A set-up identity whose store is gone: a new device, under the same identity
+            // where its keys are in secret storage.
+            let row = self.db.crypto_identity(user.as_str()).await?;
+            if let Some(row) = row.filter(|r| r.device_created && r.cross_signing_done) {
+                restored = self.replace_lost_store(user, &row).await?;
+            }
+        }
         ensure_device(&self.db, &self.hs, user).await?;
         let row = self
             .db
@@ -146,17 +162,92 @@ impl Crypto {
             .await?
             .ok_or_else(|| CryptoError::Invalid(format!("{user} has no identity row")))?;
         let device: OwnedDeviceId = row.device_id.as_str().into();
-        let owned: OwnedUserId = user.to_owned();
         let machine = self.machines.get(&owned, &device).await?;
+        // Read again under the identity's lock: another task may have finished the set-up.
+        let row = self.db.crypto_identity(user.as_str()).await?.unwrap_or(row);
         self.apply_device_changes(&machine, row.device_changes_seen).await?;
         self.read_key_counts_once(&machine).await?;
         requests::flush(&self.hs, &machine).await?;
         if !row.cross_signing_done {
-            self.bootstrap_cross_signing(&machine, false).await?;
+            // Keys in secret storage (a lost store, also one whose restore was interrupted)
+            // sign the new device; otherwise the identity gets its first keys.
+            let export = match restored {
+                Some(export) => Some(export),
+                None if row.secrets_stored => recovery::fetch_secrets(&self.hs, self.machines.master(), user).await?,
+                None => None,
+            };
+            match export {
+                Some(export) => self.sign_with_restored_keys(&machine, export).await?,
+                None => {
+                    self.bootstrap_cross_signing(&machine, false).await?;
+                    info!(%user, %device, "cross-signing identity published");
+                }
+            }
             self.db.set_cross_signing_done(user.as_str(), true).await?;
-            info!(%user, %device, "cross-signing identity published");
+        }
+        if !row.secrets_stored && recovery::store_secrets(&self.hs, self.machines.master(), &machine).await? {
+            self.db.set_secrets_stored(user.as_str(), true).await?;
+            info!(%user, "cross-signing keys kept in secret storage");
         }
         Ok(machine)
+    }
+
+    /// The identity's store is lost: its old device goes, a new one is recorded. Returns the
+    /// private cross-signing keys from secret storage, or `None` (the identity starts over
+    /// with new keys, and others see it change).
+    async fn replace_lost_store(
+        &self,
+        user: &UserId,
+        row: &crate::db::CryptoIdentity,
+    ) -> Result<Option<CrossSigningKeyExport>, CryptoError> {
+        let export = if row.secrets_stored {
+            recovery::fetch_secrets(&self.hs, self.machines.master(), user).await?
+        } else {
+            None
+        };
+        retire_device(&self.db, &self.hs, user).await?;
+        self.db.replace_device(user.as_str(), &new_device_id(), export.is_some()).await?;
+        match &export {
+            Some(_) => {
+                info!(%user, old_device = %row.device_id, "store lost; restoring the identity from secret storage")
+            }
+            None => {
+                warn!(%user, old_device = %row.device_id, "store lost and no secret storage; the identity starts over")
+            }
+        }
+        Ok(export)
+    }
+
+    /// Takes the identity's private cross-signing keys back and signs the new device with
+    /// them: others see the same identity with a new, verified device.
+    async fn sign_with_restored_keys(
+        &self,
+        machine: &IdentityGuard,
+        export: CrossSigningKeyExport,
+    ) -> Result<(), CryptoError> {
+        let (user, device) = (machine.user_id().to_owned(), machine.device_id().to_owned());
+        machine.import_cross_signing_keys(export).await.map_err(|e| CryptoError::Store(e.to_string()))?;
+        let own = machine
+            .get_device(&user, &device, None)
+            .await
+            .map_err(|e| CryptoError::Store(e.to_string()))?
+            .ok_or_else(|| CryptoError::Invalid(format!("{user}'s new device is unknown to its machine")))?;
+        let signature = own.verify().await.map_err(|e| CryptoError::Store(e.to_string()))?;
+        requests::upload_signatures_checked(&self.hs, &user, &device, signature).await?;
+        info!(%user, %device, "identity restored: the new device is signed by the same cross-signing keys");
+        Ok(())
+    }
+
+    /// `pk;admin ghost … crypto restore`: drops the identity's store and rebuilds it from
+    /// secret storage (or, with `reset`, starts the identity over with new keys).
+    pub async fn rebuild_identity(&self, user: &UserId, reset: bool) -> Result<(), CryptoError> {
+        self.machines.forget(&user.to_owned()).await?;
+        if reset {
+            retire_device(&self.db, &self.hs, user).await?;
+            self.db.replace_device(user.as_str(), &new_device_id(), false).await?;
+        }
+        self.identity(user).await?;
+        Ok(())
     }
 
     /// The identity's machine from its store, without asking the homeserver anything (for
@@ -169,6 +260,11 @@ impl Crypto {
             .await?
             .filter(|row| row.device_created)
             .ok_or_else(|| CryptoError::Invalid(format!("{user} has no device yet")))?;
+        if row.cross_signing_done && !self.machines.store_exists(&user.to_owned()) {
+            // What was sent to the lost device is lost with it; the identity is rebuilt (from
+            // secret storage) at its next use, which may ask the homeserver.
+            return Err(CryptoError::Invalid(format!("{user}'s store is lost; it is rebuilt at its next use")));
+        }
         let device: OwnedDeviceId = row.device_id.as_str().into();
         let machine = self.machines.get(&user.to_owned(), &device).await?;
         self.apply_device_changes(&machine, row.device_changes_seen).await?;

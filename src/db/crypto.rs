@@ -12,6 +12,8 @@ pub struct CryptoIdentity {
     pub device_created: bool,
     pub cross_signing_done: bool,
     pub device_changes_seen: i64,
+    /// The private cross-signing keys are in the identity's secret storage.
+    pub secrets_stored: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -116,7 +118,7 @@ impl Db {
 
     pub async fn crypto_identity(&self, user_id: &str) -> DbResult<Option<CryptoIdentity>> {
         Ok(sqlx::query_as::<_, CryptoIdentity>(
-            "SELECT user_id, device_id, device_created, cross_signing_done, device_changes_seen \
+            "SELECT user_id, device_id, device_created, cross_signing_done, device_changes_seen, secrets_stored \
              FROM crypto_identities WHERE user_id = $1",
         )
         .bind(user_id)
@@ -159,6 +161,34 @@ impl Db {
             .bind(user_id)
             .execute(self.pool())
             .await?;
+        Ok(())
+    }
+
+    pub async fn set_secrets_stored(&self, user_id: &str, stored: bool) -> DbResult<()> {
+        sqlx::query("UPDATE crypto_identities SET secrets_stored = $1 WHERE user_id = $2")
+            .bind(stored)
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The identity gets a new device (its store was lost): not created yet, not signed yet,
+    /// and it has seen every device-list change so far (its new machine starts fresh).
+    pub async fn replace_device(&self, user_id: &str, device_id: &str, secrets_stored: bool) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE crypto_identities SET device_id = $1, device_created = FALSE, cross_signing_done = FALSE, \
+             secrets_stored = $2, device_changes_seen = (SELECT COALESCE(MAX(seq), 0) FROM device_list_changes) \
+             WHERE user_id = $3",
+        )
+        .bind(device_id)
+        .bind(secrets_stored)
+        .bind(user_id)
+        .execute(self.pool())
+        .await?;
+        if let Ok(mut devices) = self.devices.write() {
+            devices.remove(user_id);
+        }
         Ok(())
     }
 

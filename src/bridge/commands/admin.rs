@@ -137,14 +137,36 @@ impl Bridge {
         };
         match action {
             GhostCryptoAction::Status => Ok(format!(
-                "**{}**\n- **Device:** {} ({})\n- **Cross-signing:** {}",
+                "**{}**\n- **Device:** {} ({})\n- **Cross-signing:** {}\n- **Keys in secret storage:** {}",
                 md(ghost),
                 code(&identity.device_id),
                 if identity.device_created { "created" } else { "not created yet" },
-                if identity.cross_signing_done { "set up" } else { "not set up yet" }
+                if identity.cross_signing_done { "set up" } else { "not set up yet" },
+                if identity.secrets_stored { "yes" } else { "no" }
             )),
             GhostCryptoAction::Reset | GhostCryptoAction::Restore => {
-                Ok("❌ Resetting or restoring an identity from secret storage is not available yet.".to_owned())
+                let (Some(crypto), Ok(user)) = (&self.crypto, ruma::UserId::parse(ghost)) else {
+                    return Ok("❌ Encryption is switched off here.".to_owned());
+                };
+                let reset = action == GhostCryptoAction::Reset;
+                crypto.rebuild_identity(&user, reset).await?;
+                let after = self.db.crypto_identity(ghost).await?.map(|r| r.device_id).unwrap_or_default();
+                info!(%user, reset, device = after, "identity rebuilt by an admin");
+                Ok(if reset {
+                    format!(
+                        "✅ {} starts over with a new device {} and new cross-signing keys; others see its identity \
+                         change.",
+                        code(ghost),
+                        code(&after)
+                    )
+                } else {
+                    format!(
+                        "✅ {} has a new device {}, signed by its identity from secret storage (or new keys, if \
+                         secret storage had none; see the log).",
+                        code(ghost),
+                        code(&after)
+                    )
+                })
             }
         }
     }
