@@ -42,6 +42,8 @@ pub enum RunError {
 /// Runs the daemon until SIGINT/SIGTERM. `config_path`: where SIGHUP re-reads the access
 /// lists and admin users from.
 pub async fn run(config: Config, config_path: Option<std::path::PathBuf>) -> Result<(), RunError> {
+    // Held until the process ends: no second daemon on this database.
+    let _database_lock = crate::db::lock_database(&config.database.url)?;
     let db = Db::connect(&config.database.url).await?;
     let retry = RetryPolicy { max_attempts: config.homeserver.retry_attempts, ..RetryPolicy::default() };
     let mut hs = Homeserver::new(&config.homeserver.url, &config.appservice.as_token)?.with_retry(retry);

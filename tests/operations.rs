@@ -57,6 +57,18 @@ async fn json_logs_sighup_reload_and_sigterm() {
     assert_eq!(env.health().await.0, 200);
     std::fs::write(&env.config_path, format!("{config}\n[access]\ndeny = [\"@latecomer:localhost\"]\n")).unwrap();
 
+    // A second daemon on the same database refuses to start (it would send everything twice).
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_pluralmatrix"))
+        .args(["run", "-c"])
+        .arg(&env.config_path)
+        .env("PLURALMATRIX__APPSERVICE__LISTEN", format!("127.0.0.1:{}", free_port()))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{err}");
+    assert!(err.contains("another pluralmatrix is running on this database"), "{err}");
+    assert_eq!(env.health().await.0, 200, "the first one goes on");
+
     // SIGTERM with work in hand: the command stored just before is answered, then exit 0.
     let id = owner.send_text(&room_id, "pk;member new Last").await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);

@@ -78,6 +78,29 @@ impl DbError {
 /// is created with mode 0700, a missing file with 0600 (SQLite gives its `-wal` and `-shm`
 /// files the database file's mode), and an existing file or companion that group or others may
 /// read is tightened to 0600, with a warning (earlier versions left them at the umask's 0644).
+/// Holds the database for this process: a second daemon on the same database would handle
+/// every event twice (and send everything twice), so it must not start. The lock is an
+/// exclusive `flock` on `<database>.lock`, let go when the process ends however it ends.
+/// `None` for an in-memory database.
+pub fn lock_database(url: &str) -> DbResult<Option<std::fs::File>> {
+    if url.contains(":memory:") {
+        return Ok(None);
+    }
+    let options = SqliteConnectOptions::from_str(url)?;
+    let path = std::path::PathBuf::from(format!("{}.lock", options.get_filename().display()));
+    private_files(options.get_filename())?;
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(DbError::Invalid(format!(
+            "another pluralmatrix is running on this database ({}); two at once would handle and send \
+             everything twice, so this one does not start",
+            options.get_filename().display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(DbError::Io(e)),
+    }
+}
+
 fn private_files(path: &std::path::Path) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.exists() {
