@@ -22,7 +22,9 @@ use ruma::{
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use super::{CryptoError, keys::MasterKey};
+use tracing::{info, warn};
+
+use super::{Crypto, CryptoError, IdentityGuard, keys::MasterKey, new_device_id, requests, retire_device};
 use crate::homeserver::Homeserver;
 
 /// The three secrets, by their account-data names.
@@ -116,5 +118,62 @@ async fn get(hs: &Homeserver, user: &OwnedUserId, event_type: &str) -> Result<Op
         Ok(resp) => Ok(Some(resp.account_data.deserialize_as_unchecked::<Value>().map_err(invalid)?)),
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e.into()),
+    }
+}
+
+impl Crypto {
+    /// The identity's store is lost: its old device goes, a new one is recorded. Returns the
+    /// private cross-signing keys from secret storage, or `None` (the identity starts over
+    /// with new keys, and others see it change).
+    pub(super) async fn replace_lost_store(
+        &self,
+        user: &UserId,
+        row: &crate::db::CryptoIdentity,
+    ) -> Result<Option<CrossSigningKeyExport>, CryptoError> {
+        let export =
+            if row.secrets_stored { fetch_secrets(&self.hs, self.machines.master(), user).await? } else { None };
+        retire_device(&self.db, &self.hs, user).await?;
+        self.db.replace_device(user.as_str(), &new_device_id(), export.is_some()).await?;
+        match &export {
+            Some(_) => {
+                info!(%user, old_device = %row.device_id, "store lost; restoring the identity from secret storage")
+            }
+            None => {
+                warn!(%user, old_device = %row.device_id, "store lost and no secret storage; the identity starts over")
+            }
+        }
+        Ok(export)
+    }
+
+    /// Takes the identity's private cross-signing keys back and signs the new device with
+    /// them: others see the same identity with a new, verified device.
+    pub(super) async fn sign_with_restored_keys(
+        &self,
+        machine: &IdentityGuard,
+        export: CrossSigningKeyExport,
+    ) -> Result<(), CryptoError> {
+        let (user, device) = (machine.user_id().to_owned(), machine.device_id().to_owned());
+        machine.import_cross_signing_keys(export).await.map_err(|e| CryptoError::Store(e.to_string()))?;
+        let own = machine
+            .get_device(&user, &device, None)
+            .await
+            .map_err(|e| CryptoError::Store(e.to_string()))?
+            .ok_or_else(|| CryptoError::Invalid(format!("{user}'s new device is unknown to its machine")))?;
+        let signature = own.verify().await.map_err(|e| CryptoError::Store(e.to_string()))?;
+        requests::upload_signatures_checked(&self.hs, &user, &device, signature).await?;
+        info!(%user, %device, "identity restored: the new device is signed by the same cross-signing keys");
+        Ok(())
+    }
+
+    /// `pk;admin ghost … crypto restore`: drops the identity's store and rebuilds it from
+    /// secret storage (or, with `reset`, starts the identity over with new keys).
+    pub async fn rebuild_identity(&self, user: &UserId, reset: bool) -> Result<(), CryptoError> {
+        self.machines.forget(&user.to_owned()).await?;
+        if reset {
+            retire_device(&self.db, &self.hs, user).await?;
+            self.db.replace_device(user.as_str(), &new_device_id(), false).await?;
+        }
+        self.identity(user).await?;
+        Ok(())
     }
 }
