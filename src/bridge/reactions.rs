@@ -46,6 +46,10 @@ impl Bridge {
         };
         let Some(action) = reaction_action(key) else { return Ok(()) };
         let Some(row) = self.db.proxied_by_ghost_event(target).await? else { return Ok(()) };
+        // Relations never cross rooms; a reaction that claims to is not about our message.
+        if row.room_id != event.room_id.as_str() {
+            return Ok(());
+        }
         let Ok(target) = EventId::parse(target) else { return Ok(()) };
         let reactor = self.db.system_for_account(event.sender.as_str()).await?;
         let own = reactor.as_ref().is_some_and(|s| row.system_id == Some(s.id));

@@ -38,7 +38,8 @@ impl Bridge {
             return self.message_info(event, system.as_ref(), target.as_deref(), delete).await;
         }
         let Some(system) = system else { return Ok(NO_SYSTEM.to_owned()) };
-        let Some(row) = self.own_target(event, &system).await? else { return Ok(NOT_FOUND.to_owned()) };
+        let row = self.own_target(event, &system).await?.filter(|r| r.room_id == event.room_id.as_str());
+        let Some(row) = row else { return Ok(NOT_FOUND.to_owned()) };
         if row.system_id != Some(system.id) {
             return Ok(NOT_YOURS.to_owned());
         }
