@@ -155,7 +155,18 @@ async fn depleted_one_time_keys_are_replenished() {
             v["one_time_key_counts"]["signed_curve25519"].as_u64().unwrap_or(0)
         }
     };
-    let before = count().await;
+    // Wait until the ghost's first uploads are over (the count holds still), or they would
+    // top it up while it is being emptied.
+    let mut before = count().await;
+    let mut steady = 0;
+    let deadline = Instant::now() + WAIT;
+    while steady < 3 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = count().await;
+        steady = if now == before { steady + 1 } else { 0 };
+        before = now;
+        assert!(Instant::now() < deadline, "the one-time-key count never settled");
+    }
     assert!(before > 0, "the ghost published one-time keys");
 
     // Someone claims every one of them.

@@ -184,9 +184,16 @@ impl Crypto {
             }
             self.db.set_cross_signing_done(user.as_str(), true).await?;
         }
-        if !row.secrets_stored && recovery::store_secrets(&self.hs, self.machines.master(), &machine).await? {
-            self.db.set_secrets_stored(user.as_str(), true).await?;
-            info!(%user, "cross-signing keys kept in secret storage");
+        if !row.secrets_stored {
+            // Keeping the keys must not stop the identity from working: tried again next time.
+            match recovery::store_secrets(&self.hs, self.machines.master(), &machine).await {
+                Ok(true) => {
+                    self.db.set_secrets_stored(user.as_str(), true).await?;
+                    info!(%user, "cross-signing keys kept in secret storage");
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(%user, error = %e, "could not keep the cross-signing keys in secret storage"),
+            }
         }
         Ok(machine)
     }
