@@ -16,6 +16,9 @@ use crate::{
     db::now_ms,
 };
 
+/// The purpose of a ghost's proxied message (counted in the metrics when it goes out).
+pub(super) const PROXY_PURPOSE: &str = "proxy";
+
 impl Bridge {
     /// Sends an `m.room.message` as `sender`, once: `purpose` + `cause` make the transaction
     /// ID and key the record of the send, so a retry returns the event sent before.
@@ -33,8 +36,11 @@ impl Bridge {
             }
         }
         let txn = OwnedTransactionId::from(txn_id(cause.as_str(), purpose));
-        let sent = self.send_message_now(room, sender, content, txn).await?;
+        let (sent, encrypted) = self.send_message_now(room, sender, content, txn).await?;
         self.db.record_effect(cause.as_str(), purpose, sent.as_str(), now_ms()).await?;
+        if purpose == PROXY_PURPOSE {
+            crate::metrics::proxied(encrypted, now_ms());
+        }
         Ok(sent)
     }
 
@@ -44,7 +50,7 @@ impl Bridge {
         sender: &UserId,
         content: &Content,
         txn: OwnedTransactionId,
-    ) -> BridgeResult<OwnedEventId> {
+    ) -> BridgeResult<(OwnedEventId, bool)> {
         let bot = &self.settings.bot;
         let (event_type, body) = match &self.crypto {
             Some(crypto) if crypto.is_encrypted(bot, room).await? => {
@@ -52,6 +58,7 @@ impl Bridge {
             }
             _ => (MessageLikeEventType::RoomMessage, content.clone()),
         };
+        let encrypted = event_type == MessageLikeEventType::RoomEncrypted;
         let raw: Raw<AnyMessageLikeEventContent> =
             Raw::new(&body).map_err(|e| BridgeError::Invalid(format!("message content: {e}")))?.cast_unchecked();
         // The same ID on a retry, even though the ciphertext differs: the homeserver keeps
@@ -59,7 +66,7 @@ impl Bridge {
         let req = send_message_event::v3::Request::new_raw(room.to_owned(), txn, event_type, raw);
         let device = self.device_of(sender).await?;
         tracing::debug!(%room, %sender, "sending a message");
-        Ok(self.hs.send_as(req, Some(sender), device.as_deref()).await?.event_id)
+        Ok((self.hs.send_as(req, Some(sender), device.as_deref()).await?.event_id, encrypted))
     }
 
     /// The device `user` writes from, if it has one: with it, the homeserver keeps our

@@ -16,7 +16,7 @@ use crate::{
         autoproxy::{self, Decision, LatchUpdate, Mode, Via},
         message::{Content, Rewrite, fits_in_an_event, ghost_content, message_text},
         settings::ProxySwitch,
-        tags::Matching,
+        tags::{Matching, ProxyTag},
     },
     db::{Member, ProxiedMessage, System, now_ms},
 };
@@ -46,7 +46,8 @@ impl Bridge {
         let Some(system) = self.db.system_for_account(event.sender.as_str()).await? else {
             return Ok(());
         };
-        let tags = self.db.system_tags(system.id).await?;
+        let kept_tags = self.db.system_tags_kept(system.id).await?;
+        let tags: Vec<(i64, ProxyTag)> = kept_tags.iter().map(|(member, tag, _)| (*member, tag.clone())).collect();
         let msg = autoproxy::Message { text: text.text, has_attachment: text.has_attachment, is_edit: false };
         let room = event.room_id.as_str();
         let state = self.db.room_autoproxy(system.id, room).await?.state(&system);
@@ -69,7 +70,11 @@ impl Bridge {
             return Ok(());
         }
         let rewrite = match &via {
-            Via::Tag { tag, .. } if chosen.keep_proxy || self.db.tag_is_kept(chosen.id, tag).await? => Rewrite::Keep,
+            Via::Tag { tag, .. }
+                if chosen.keep_proxy || kept_tags.iter().any(|(m, t, keep)| *keep && *m == chosen.id && t == *tag) =>
+            {
+                Rewrite::Keep
+            }
             Via::Tag { inner, prefix, suffix, .. } => Rewrite::StripTag { prefix, suffix, inner },
             Via::Autoproxy => Rewrite::Keep,
         };
@@ -193,12 +198,13 @@ impl Bridge {
         };
         let now = now_ms();
         self.ensure_ghost_in_room(&ghost, room).await?;
-        let sent = match self.send_message(room, &ghost, &content, &event.event_id, "proxy").await {
+        let sent = match self.send_message(room, &ghost, &content, &event.event_id, super::outbox::PROXY_PURPOSE).await
+        {
             Err(e) if e.is_forbidden() => {
                 // Our joined-room cache was stale (kicked, left): join again and retry once.
                 self.db.set_ghost_in_room(ghost.as_str(), room.as_str(), false).await?;
                 self.ensure_ghost_in_room(&ghost, room).await?;
-                self.send_message(room, &ghost, &content, &event.event_id, "proxy").await?
+                self.send_message(room, &ghost, &content, &event.event_id, super::outbox::PROXY_PURPOSE).await?
             }
             other => other?,
         };
@@ -211,11 +217,6 @@ impl Bridge {
             .collect();
         self.db.record_proxied_and_queue_redactions(&rows, event.event_id.as_str(), now).await?;
         self.redactions_queued.notify_one();
-        let encrypted = match &self.crypto {
-            Some(crypto) => crypto.is_encrypted(&self.settings.bot, room).await.unwrap_or(false),
-            None => false,
-        };
-        crate::metrics::proxied(encrypted, now_ms());
         info!(%room, ghost = %ghost, "proxied a message");
         crate::fault::point("proxy.after-send");
         Ok(true)

@@ -37,8 +37,6 @@ pub enum SwitchError {
     InFuture,
     #[error("Can't move switch to before (or at) the previous switch's time, as it would cause conflicts.")]
     BeforePrevious,
-    #[error("There are no registered switches for this system.")]
-    NoSwitches,
 }
 
 /// Rules for a new switch given the latest one: at most [`MAX_SWITCH_MEMBERS`], no member

@@ -1,7 +1,6 @@
 //! A system's settings (`pk;config`, PluralKit's system config): what each one is, its
 //! default, how its value reads and shows. Pure; the database stores them as columns.
 
-use super::replies::code;
 use super::time::{format_duration, parse_duration, parse_zone};
 
 /// What proxying does to the switch log (PluralKit's `proxy switch`).
@@ -173,11 +172,6 @@ pub fn from_pluralkit(config: &serde_json::Map<String, serde_json::Value>) -> Ve
 /// How a latch timeout reads: `6h 0m`, or `never`.
 pub fn timeout_text(ms: i64) -> String {
     if ms <= 0 { "never (no timeout)".to_owned() } else { format_duration(ms) }
-}
-
-/// A name as it shows in a settings reply (already Markdown-safe).
-pub fn shown(value: &str) -> String {
-    code(value)
 }
 
 pub fn on_off(v: bool) -> &'static str {

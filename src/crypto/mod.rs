@@ -162,8 +162,12 @@ impl Crypto {
             .ok_or_else(|| CryptoError::Invalid(format!("{user} has no identity row")))?;
         let device: OwnedDeviceId = row.device_id.as_str().into();
         let machine = self.machines.get(&owned, &device).await?;
-        // Read again under the identity's lock: another task may have finished the set-up.
-        let row = self.db.crypto_identity(user.as_str()).await?.unwrap_or(row);
+        // Set-up left to do: read again under the identity's lock (another task may have done it).
+        let row = if row.cross_signing_done && row.secrets_stored {
+            row
+        } else {
+            self.db.crypto_identity(user.as_str()).await?.unwrap_or(row)
+        };
         self.apply_device_changes(&machine, row.device_changes_seen).await?;
         self.read_key_counts_once(&machine).await?;
         requests::flush(&self.hs, &machine).await?;

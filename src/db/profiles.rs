@@ -100,18 +100,6 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Whether the member's `tag` keeps itself in proxied text (`proxy add <tag> -keep`).
-    pub async fn tag_is_kept(&self, member_id: i64, tag: &crate::core::tags::ProxyTag) -> DbResult<bool> {
-        let kept: Option<bool> =
-            sqlx::query_scalar("SELECT keep FROM proxy_tags WHERE member_id = $1 AND prefix = $2 AND suffix = $3")
-                .bind(member_id)
-                .bind(&tag.prefix)
-                .bind(&tag.suffix)
-                .fetch_optional(self.pool())
-                .await?;
-        Ok(kept.unwrap_or(false))
-    }
-
     pub async fn set_system_field(&self, system_id: i64, field: SystemField, value: Option<&str>) -> DbResult<()> {
         let sql = format!("UPDATE systems SET {} = $1 WHERE id = $2", system_column(field));
         sqlx::query(AssertSqlSafe(sql)).bind(value).bind(system_id).execute(self.pool()).await?;

@@ -245,8 +245,14 @@ impl Db {
 
     /// Every (member ID, tag) pair of a system, in member creation order then tag order.
     pub async fn system_tags(&self, system_id: i64) -> DbResult<Vec<(i64, ProxyTag)>> {
+        Ok(self.system_tags_kept(system_id).await?.into_iter().map(|(member, tag, _)| (member, tag)).collect())
+    }
+
+    /// Every tag of the system with its member and whether it stays in proxied text
+    /// (`proxy add <tag> -keep`), in member then tag order.
+    pub async fn system_tags_kept(&self, system_id: i64) -> DbResult<Vec<(i64, ProxyTag, bool)>> {
         let rows = sqlx::query(
-            "SELECT t.member_id, t.prefix, t.suffix FROM proxy_tags t JOIN members m ON m.id = t.member_id \
+            "SELECT t.member_id, t.prefix, t.suffix, t.keep FROM proxy_tags t JOIN members m ON m.id = t.member_id \
              WHERE m.system_id = $1 ORDER BY m.id, t.position",
         )
         .bind(system_id)
@@ -254,7 +260,8 @@ impl Db {
         .await?;
         rows.iter()
             .map(|r| {
-                Ok((r.try_get::<i64, _>(0)?, ProxyTag::new(r.try_get::<String, _>(1)?, r.try_get::<String, _>(2)?)))
+                let tag = ProxyTag::new(r.try_get::<String, _>(1)?, r.try_get::<String, _>(2)?);
+                Ok((r.try_get::<i64, _>(0)?, tag, r.try_get::<bool, _>(3)?))
             })
             .collect()
     }

@@ -3,10 +3,7 @@
 use ruma::UserId;
 use tracing::warn;
 
-use super::{
-    super::{Bridge, BridgeResult, RoomEvent},
-    links::user_arg,
-};
+use super::super::{Bridge, BridgeResult, RoomEvent};
 use crate::{
     core::{
         commands::SystemCommand,
@@ -48,15 +45,7 @@ impl Bridge {
     }
 
     pub(super) async fn system_show_other(&self, sender: &UserId, target: &str) -> BridgeResult<String> {
-        let found = if target.starts_with('@') {
-            match user_arg(target, sender) {
-                Some(user) => self.db.system_for_account(user.as_str()).await?,
-                None => None,
-            }
-        } else {
-            self.db.system_by_reference(target).await?
-        };
-        match found {
+        match self.find_system(sender, target).await? {
             Some(found) => {
                 let own = self.db.system_for_account(sender.as_str()).await?.is_some_and(|s| s.id == found.id);
                 self.system_card(&found, if own { Viewer::Owner } else { Viewer::Other }).await
