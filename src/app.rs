@@ -43,7 +43,7 @@ pub enum RunError {
 /// lists and admin users from.
 pub async fn run(config: Config, config_path: Option<std::path::PathBuf>) -> Result<(), RunError> {
     // Held until the process ends: no second daemon on this database.
-    let _database_lock = crate::db::lock_database(&config.database.url)?;
+    let _database_lock = crate::db::lock_database(&config.database.url).await?;
     let db = Db::connect(&config.database.url).await?;
     let retry = RetryPolicy { max_attempts: config.homeserver.retry_attempts, ..RetryPolicy::default() };
     let mut hs = Homeserver::new(&config.homeserver.url, &config.appservice.as_token)?.with_retry(retry);

@@ -374,11 +374,9 @@ impl Config {
             return Err(bad("appservice.hs_token", "must differ from as_token".into()));
         }
         let db = &self.database.url;
-        if db.starts_with("postgres://") || db.starts_with("postgresql://") {
-            return Err(bad("database.url", "PostgreSQL is not supported yet; use sqlite://".into()));
-        }
-        if !db.starts_with("sqlite:") {
-            return Err(bad("database.url", format!("`{db}` is not a sqlite:// URL")));
+        if crate::db::Backend::of(db).is_err() {
+            let shown = crate::db::redact_url(db);
+            return Err(bad("database.url", format!("`{shown}` is neither a sqlite:// nor a postgres:// URL")));
         }
         if self.encryption.max_open_machines == 0 {
             return Err(bad("encryption.max_open_machines", "must be at least 1".into()));

@@ -50,7 +50,7 @@ fn bad_values_are_named() {
     for (extra, key) in [
         ("[homeserver]\nurl = \"ftp://x\"\n", "homeserver.url"),
         ("[appservice2]\n", "appservice2"),
-        ("[database]\nurl = \"postgres://x\"\n", "database.url"),
+        ("[database]\nurl = \"mysql://x\"\n", "database.url"),
         ("[metrics]\nlisten = \"nowhere\"\n", "metrics.listen"),
         ("[logging]\nformat = \"xml\"\n", "logging.format"),
         ("[commands]\nprefix = \"\"\n", "commands.prefix"),

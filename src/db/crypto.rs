@@ -9,10 +9,13 @@ use super::{Db, DbResult};
 pub struct CryptoIdentity {
     pub user_id: String,
     pub device_id: String,
+    #[sqlx(try_from = "super::Flag")]
     pub device_created: bool,
+    #[sqlx(try_from = "super::Flag")]
     pub cross_signing_done: bool,
     pub device_changes_seen: i64,
     /// The private cross-signing keys are in the identity's secret storage.
+    #[sqlx(try_from = "super::Flag")]
     pub secrets_stored: bool,
 }
 
@@ -21,6 +24,7 @@ pub struct RoomInfo {
     pub room_id: String,
     pub encryption: Option<String>,
     pub history_visibility: String,
+    #[sqlx(try_from = "super::Flag")]
     pub members_loaded: bool,
 }
 
@@ -52,8 +56,8 @@ impl Db {
     /// How many crypto identities are in each set-up state (`device-pending`,
     /// `cross-signing-pending`, `ready`), for the metrics.
     pub async fn identity_states(&self) -> DbResult<Vec<(String, i64)>> {
-        let rows: Vec<(bool, bool, i64)> = sqlx::query_as(
-            "SELECT device_created, cross_signing_done, COUNT(*) FROM crypto_identities \
+        let rows: Vec<(super::Flag, super::Flag, i64)> = sqlx::query_as(
+            "SELECT device_created IS TRUE, cross_signing_done IS TRUE, COUNT(*) FROM crypto_identities \
              GROUP BY device_created, cross_signing_done",
         )
         .fetch_all(self.pool())
@@ -61,7 +65,7 @@ impl Db {
         let mut out =
             vec![("device-pending".to_owned(), 0), ("cross-signing-pending".to_owned(), 0), ("ready".to_owned(), 0)];
         for (device, signed, n) in rows {
-            let at = match (device, signed) {
+            let at = match (device.0, signed.0) {
                 (false, _) => 0,
                 (true, false) => 1,
                 (true, true) => 2,
@@ -118,7 +122,8 @@ impl Db {
 
     pub async fn crypto_identity(&self, user_id: &str) -> DbResult<Option<CryptoIdentity>> {
         Ok(sqlx::query_as::<_, CryptoIdentity>(
-            "SELECT user_id, device_id, device_created, cross_signing_done, device_changes_seen, secrets_stored \
+            "SELECT user_id, device_id, device_created IS TRUE AS device_created, cross_signing_done IS TRUE AS cross_signing_done, \
+             device_changes_seen, secrets_stored IS TRUE AS secrets_stored \
              FROM crypto_identities WHERE user_id = $1",
         )
         .bind(user_id)
@@ -209,7 +214,7 @@ impl Db {
             sqlx::query("SELECT user_id, device_id, device_created AND cross_signing_done FROM crypto_identities")
                 .fetch_all(self.pool())
                 .await?;
-        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect()
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get::<super::Flag, _>(2)?.0))).collect()
     }
 
     pub async fn add_device_list_changes(&self, users: &[String], now: i64) -> DbResult<()> {
@@ -254,7 +259,7 @@ impl Db {
 
     pub async fn room_info(&self, room_id: &str) -> DbResult<Option<RoomInfo>> {
         Ok(sqlx::query_as::<_, RoomInfo>(
-            "SELECT room_id, encryption, history_visibility, members_loaded FROM rooms WHERE room_id = $1",
+            "SELECT room_id, encryption, history_visibility, members_loaded IS TRUE AS members_loaded FROM rooms WHERE room_id = $1",
         )
         .bind(room_id)
         .fetch_optional(self.pool())

@@ -7,6 +7,7 @@ use super::{Db, DbResult};
 pub struct Ghost {
     pub user_id: String,
     pub member_id: Option<i64>,
+    #[sqlx(try_from = "super::Flag")]
     pub registered: bool,
     pub display_name: Option<String>,
     pub avatar_url: Option<String>,
@@ -15,7 +16,7 @@ pub struct Ghost {
 impl Db {
     pub async fn ghost(&self, user_id: &str) -> DbResult<Option<Ghost>> {
         Ok(sqlx::query_as::<_, Ghost>(
-            "SELECT user_id, member_id, registered, display_name, avatar_url FROM ghosts WHERE user_id = $1",
+            "SELECT user_id, member_id, registered IS TRUE AS registered, display_name, avatar_url FROM ghosts WHERE user_id = $1",
         )
         .bind(user_id)
         .fetch_optional(self.pool())

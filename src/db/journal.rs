@@ -12,6 +12,7 @@ pub struct JournalEntry {
     pub txn_id: String,
     pub body: Vec<u8>,
     pub received_at: i64,
+    #[sqlx(try_from = "super::Flag")]
     pub events_queued: bool,
 }
 
@@ -87,7 +88,7 @@ impl Db {
     /// The oldest transaction whose crypto input is not applied yet.
     pub async fn journal_next(&self) -> DbResult<Option<JournalEntry>> {
         Ok(sqlx::query_as::<_, JournalEntry>(
-            "SELECT seq, txn_id, body, received_at, events_queued FROM journal WHERE processed_at IS NULL \
+            "SELECT seq, txn_id, body, received_at, events_queued IS TRUE AS events_queued FROM journal WHERE processed_at IS NULL \
              ORDER BY seq LIMIT 1",
         )
         .fetch_optional(self.pool())
@@ -175,7 +176,7 @@ impl Db {
 }
 
 async fn queue_events(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: &mut super::Tx,
     seq: i64,
     events: &[QueuedEvent],
     now: i64,

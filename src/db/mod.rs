@@ -20,9 +20,11 @@ mod settings;
 mod switches;
 mod systems;
 
-use std::{str::FromStr, time::Duration};
+mod backend;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::AnyPool;
+
+pub use backend::{Backend, DatabaseLock, Flag, lock_database, redact_url};
 
 pub use admin::DeadLetter;
 pub use crypto::{CryptoIdentity, KeyRequest, ParkedEvent, RoomInfo};
@@ -61,11 +63,7 @@ impl DbError {
         match self {
             DbError::Sqlx(e) => match e {
                 sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
-                sqlx::Error::Database(db) => {
-                    // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
-                    let code = db.code().and_then(|c| c.parse::<i64>().ok()).unwrap_or(0);
-                    matches!(code & 0xff, 5 | 6)
-                }
+                sqlx::Error::Database(db) => backend::is_transient_database_error(db.as_ref()),
                 _ => false,
             },
             DbError::Io(_) => true,
@@ -78,29 +76,6 @@ impl DbError {
 /// is created with mode 0700, a missing file with 0600 (SQLite gives its `-wal` and `-shm`
 /// files the database file's mode), and an existing file or companion that group or others may
 /// read is tightened to 0600, with a warning (earlier versions left them at the umask's 0644).
-/// Holds the database for this process: a second daemon on the same database would handle
-/// every event twice (and send everything twice), so it must not start. The lock is an
-/// exclusive `flock` on `<database>.lock`, let go when the process ends however it ends.
-/// `None` for an in-memory database.
-pub fn lock_database(url: &str) -> DbResult<Option<std::fs::File>> {
-    if url.contains(":memory:") {
-        return Ok(None);
-    }
-    let options = SqliteConnectOptions::from_str(url)?;
-    let path = std::path::PathBuf::from(format!("{}.lock", options.get_filename().display()));
-    private_files(options.get_filename())?;
-    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(file)),
-        Err(std::fs::TryLockError::WouldBlock) => Err(DbError::Invalid(format!(
-            "another pluralmatrix is running on this database ({}); two at once would handle and send \
-             everything twice, so this one does not start",
-            options.get_filename().display()
-        ))),
-        Err(std::fs::TryLockError::Error(e)) => Err(DbError::Io(e)),
-    }
-}
-
 fn private_files(path: &std::path::Path) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.exists() {
@@ -135,63 +110,54 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
 }
 
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
 #[derive(Clone, Debug)]
 pub struct Db {
-    /// Everything but the journal: `synchronous = NORMAL` (WAL), which survives a crash of the
-    /// daemon at any point; only a power cut can take the newest commits, and the next FULL
-    /// commit of the journal makes every earlier commit durable too (one WAL).
-    pool: SqlitePool,
-    /// The intake's writes: `synchronous = FULL`, so a transaction acknowledged to the
-    /// homeserver survives a power cut.
-    journal: SqlitePool,
+    backend: Backend,
+    /// Everything but the journal. SQLite: `synchronous = NORMAL` (WAL), which survives a
+    /// crash of the daemon at any point; only a power cut can take the newest commits, and the
+    /// next FULL commit of the journal makes every earlier commit durable too (one WAL).
+    pool: AnyPool,
+    /// The intake's writes. SQLite: `synchronous = FULL`, so a transaction acknowledged to the
+    /// homeserver survives a power cut (PostgreSQL's commits are durable by default).
+    journal: AnyPool,
     /// Device IDs of identities whose device is created: they never change (see
     /// [`Db::created_device`]), and every send reads one.
     devices: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, String>>>,
 }
 
 impl Db {
-    /// Opens (creating if needed) the database at `url` and brings its schema up to date.
+    /// Opens (creating if needed) the database at `url` (`sqlite:` or `postgres://`) and brings
+    /// its schema up to date.
     pub async fn connect(url: &str) -> DbResult<Self> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        // An in-memory database exists once per connection: keep exactly one, for both.
-        let in_memory = url.contains(":memory:");
-        if !in_memory {
-            private_files(options.get_filename())?;
-        }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(if in_memory { 1 } else { 4 })
-            .connect_with(options.clone())
-            .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        let journal = if in_memory {
-            pool.clone()
-        } else {
-            let full = options.synchronous(SqliteSynchronous::Full);
-            SqlitePoolOptions::new().max_connections(2).connect_with(full).await?
-        };
-        Ok(Self { pool, journal, devices: Default::default() })
+        let (backend, pool, journal) = backend::connect(url).await?;
+        Ok(Self { backend, pool, journal, devices: Default::default() })
     }
 
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
-    /// A transaction that writes. It takes SQLite's write lock at the start (`BEGIN
-    /// IMMEDIATE`): a deferred transaction that reads and then writes fails at once with
-    /// "database is locked" if another connection (the intake storing a transaction) wrote
-    /// in between, whatever the busy timeout.
-    pub async fn write_tx(&self) -> DbResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    /// Closes both pools (the journal's may be the same one).
+    pub async fn close(&self) {
+        self.pool.close().await;
+        self.journal.close().await;
     }
 
-    /// Like [`Db::write_tx`], on the journal's `synchronous = FULL` connections.
-    pub async fn journal_write_tx(&self) -> DbResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        Ok(self.journal.begin_with("BEGIN IMMEDIATE").await?)
+    /// A transaction that writes, holding the one writer slot from its start (see
+    /// [`backend`]'s `begin_write`).
+    pub async fn write_tx(&self) -> DbResult<Tx> {
+        backend::begin_write(self.backend, &self.pool).await
+    }
+
+    /// Like [`Db::write_tx`], on the journal's pool.
+    pub async fn journal_write_tx(&self) -> DbResult<Tx> {
+        backend::begin_write(self.backend, &self.journal).await
     }
 
     /// Deletes what is no longer needed: processed journal bodies, old event IDs and records.
@@ -223,9 +189,18 @@ impl Db {
     }
 }
 
+/// A fresh, empty database for one test: in memory on SQLite, or, when
+/// `PLURALMATRIX_TEST_POSTGRES` holds a server's URL (`scripts/test.sh --postgres` sets it), a
+/// new database of its own on that PostgreSQL server.
 #[cfg(test)]
 pub(crate) async fn test_db() -> Db {
-    Db::connect("sqlite::memory:").await.expect("in-memory database")
+    match std::env::var("PLURALMATRIX_TEST_POSTGRES") {
+        Ok(server) if !server.is_empty() => {
+            let url = backend::create_test_database(&server).await.expect("a PostgreSQL test database");
+            Db::connect(&url).await.expect("the PostgreSQL test database")
+        }
+        _ => Db::connect("sqlite::memory:").await.expect("in-memory database"),
+    }
 }
 
 #[cfg(test)]

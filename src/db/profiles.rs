@@ -144,8 +144,10 @@ impl Db {
     }
 
     pub async fn member_flag(&self, member_id: i64, flag: MemberFlag) -> DbResult<bool> {
-        let sql = format!("SELECT {} FROM members WHERE id = $1", flag_column(flag));
-        Ok(sqlx::query_scalar(AssertSqlSafe(sql)).bind(member_id).fetch_optional(self.pool()).await?.unwrap_or(false))
+        let sql = format!("SELECT {} IS TRUE FROM members WHERE id = $1", flag_column(flag));
+        let flag: Option<super::Flag> =
+            sqlx::query_scalar(AssertSqlSafe(sql)).bind(member_id).fetch_optional(self.pool()).await?;
+        Ok(flag.is_some_and(|f| f.0))
     }
 
     pub async fn set_member_flag(&self, member_id: i64, flag: MemberFlag, on: bool) -> DbResult<()> {

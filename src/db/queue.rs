@@ -183,10 +183,14 @@ impl Db {
 
     /// The earliest `origin_server_ts` of the room's pushed events received since `since`.
     pub async fn earliest_known_ts(&self, room_id: &str, since: i64) -> DbResult<Option<i64>> {
-        Ok(sqlx::query_scalar(
-            "SELECT MIN(json_extract(body, '$.origin_server_ts')) FROM room_events \
-             WHERE room_id = $1 AND received_at >= $2 AND journal_seq > 0",
-        )
+        let ts = match self.backend() {
+            super::Backend::Sqlite => "json_extract(body, '$.origin_server_ts')",
+            super::Backend::Postgres => "CAST(CAST(body AS JSONB) ->> 'origin_server_ts' AS BIGINT)",
+        };
+        let sql = format!(
+            "SELECT MIN({ts}) FROM room_events WHERE room_id = $1 AND received_at >= $2 AND journal_seq > 0"
+        );
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(room_id)
         .bind(since)
         .fetch_one(self.pool())
@@ -290,6 +294,25 @@ mod tests {
 
     async fn ready(db: &crate::db::Db, now: i64, watermark: i64) -> Vec<(String, String)> {
         db.ready_lines(now, watermark, 10).await.unwrap().into_iter().map(|r| (r.room_id, r.lane)).collect()
+    }
+
+    /// Regression: the query used SQLite's `json_extract`, and its caller turns an error into
+    /// "nothing known", so on PostgreSQL catch-up silently read too far back.
+    #[tokio::test]
+    async fn the_earliest_known_timestamp_is_read_from_the_event_bodies() {
+        let db = test_db().await;
+        let at = |id: &str, ts: i64| QueuedEvent {
+            event_id: id.into(),
+            room_id: "!r".into(),
+            lane: "@u".into(),
+            body: format!(r#"{{"event_id":"{id}","origin_server_ts":{ts}}}"#),
+        };
+        db.journal_insert("1", b"x", &[at("$b", 2000), at("$a", 1500), at("$c", 3000)], CryptoInput::None, 50)
+            .await
+            .unwrap();
+        assert_eq!(db.earliest_known_ts("!r", 0).await.unwrap(), Some(1500));
+        assert_eq!(db.earliest_known_ts("!r", 51).await.unwrap(), None, "received before `since`");
+        assert_eq!(db.earliest_known_ts("!other", 0).await.unwrap(), None);
     }
 
     #[tokio::test]

@@ -13,11 +13,16 @@ use crate::core::{
 pub struct SystemConfig {
     pub timezone: Option<String>,
     pub latch_timeout_ms: Option<i64>,
+    #[sqlx(try_from = "super::Flag")]
     pub pings_enabled: bool,
+    #[sqlx(try_from = "super::Flag")]
     pub case_sensitive_tags: bool,
     pub proxy_switch: String,
+    #[sqlx(try_from = "super::Flag")]
     pub member_default_private: bool,
+    #[sqlx(try_from = "super::Flag")]
     pub group_default_private: bool,
+    #[sqlx(try_from = "super::Flag")]
     pub show_private: bool,
 }
 
@@ -133,7 +138,7 @@ impl Db {
 /// Stores one setting through `conn` (the pool, or an import's transaction).
 pub(super) async fn set_setting_with<'c, E>(conn: E, system_id: i64, setting: &Setting) -> DbResult<()>
 where
-    E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
 {
     enum V {
         Text(Option<String>),

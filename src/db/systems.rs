@@ -53,8 +53,10 @@ pub struct Member {
     pub birthday: Option<String>,
     pub banner_url: Option<String>,
     /// Keep the matched tag in the proxied text.
+    #[sqlx(try_from = "super::Flag")]
     pub keep_proxy: bool,
     /// Whether latch and front autoproxy may pick this member.
+    #[sqlx(try_from = "super::Flag")]
     pub allow_autoproxy: bool,
     /// Milliseconds since the epoch.
     pub created_at: i64,
@@ -77,8 +79,8 @@ impl Member {
     }
 }
 
-const SYSTEM_COLS: &str = "s.id, s.short_id, s.slug, s.name, s.tag, s.autoproxy_mode, s.autoproxy_member_id, s.latch_member_id, s.latch_at, s.created_by_event, s.description, s.pronouns, s.color, s.avatar_url, s.banner_url, s.name_format, s.timezone, s.latch_timeout_ms, s.pings_enabled, s.case_sensitive_tags, s.proxy_switch, s.member_default_private, s.group_default_private, s.show_private";
-const MEMBER_COLS: &str = "id, system_id, short_id, slug, name, display_name, avatar_url, created_by_event, description, pronouns, color, birthday, banner_url, keep_proxy, allow_autoproxy, created_at, message_count, avatar_mxc, avatar_mxc_from";
+const SYSTEM_COLS: &str = "s.id, s.short_id, s.slug, s.name, s.tag, s.autoproxy_mode, s.autoproxy_member_id, s.latch_member_id, s.latch_at, s.created_by_event, s.description, s.pronouns, s.color, s.avatar_url, s.banner_url, s.name_format, s.timezone, s.latch_timeout_ms, s.pings_enabled IS TRUE AS pings_enabled, s.case_sensitive_tags IS TRUE AS case_sensitive_tags, s.proxy_switch, s.member_default_private IS TRUE AS member_default_private, s.group_default_private IS TRUE AS group_default_private, s.show_private IS TRUE AS show_private";
+const MEMBER_COLS: &str = "id, system_id, short_id, slug, name, display_name, avatar_url, created_by_event, description, pronouns, color, birthday, banner_url, keep_proxy IS TRUE AS keep_proxy, allow_autoproxy IS TRUE AS allow_autoproxy, created_at, message_count, avatar_mxc, avatar_mxc_from";
 
 pub(super) fn random_u32() -> u32 {
     rand::random()
@@ -210,7 +212,7 @@ impl Db {
     /// The row of `table` that the event `cause` created, if any.
     pub(super) async fn made_by<T>(&self, table: &str, cols: &str, cause: Option<&str>) -> DbResult<Option<T>>
     where
-        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
     {
         let Some(cause) = cause else { return Ok(None) };
         let alias = table.split(' ').nth(1).map(|a| format!("{a}.")).unwrap_or_default();
@@ -252,7 +254,7 @@ impl Db {
     /// (`proxy add <tag> -keep`), in member then tag order.
     pub async fn system_tags_kept(&self, system_id: i64) -> DbResult<Vec<(i64, ProxyTag, bool)>> {
         let rows = sqlx::query(
-            "SELECT t.member_id, t.prefix, t.suffix, t.keep FROM proxy_tags t JOIN members m ON m.id = t.member_id \
+            "SELECT t.member_id, t.prefix, t.suffix, t.keep IS TRUE FROM proxy_tags t JOIN members m ON m.id = t.member_id \
              WHERE m.system_id = $1 ORDER BY m.id, t.position",
         )
         .bind(system_id)
@@ -261,7 +263,7 @@ impl Db {
         rows.iter()
             .map(|r| {
                 let tag = ProxyTag::new(r.try_get::<String, _>(1)?, r.try_get::<String, _>(2)?);
-                Ok((r.try_get::<i64, _>(0)?, tag, r.try_get::<bool, _>(3)?))
+                Ok((r.try_get::<i64, _>(0)?, tag, r.try_get::<super::Flag, _>(3)?.0))
             })
             .collect()
     }
@@ -340,7 +342,7 @@ impl Db {
     }
 }
 
-pub(super) type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
+pub(super) use super::Tx;
 
 async fn delete_member_in(tx: &mut Tx, member_id: i64) -> DbResult<()> {
     sqlx::query("UPDATE systems SET autoproxy_member_id = NULL, autoproxy_mode = 'off' WHERE autoproxy_member_id = $1")
