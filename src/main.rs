@@ -28,6 +28,16 @@ enum Cmd {
     },
     /// Validate the config and print the effective values (secrets masked)
     CheckConfig,
+    /// Copy an installation's database to another, empty one (e.g. SQLite to PostgreSQL); stop
+    /// the daemon first
+    MigrateDb {
+        /// The database to copy, e.g. sqlite:///var/lib/pluralmatrix/pluralmatrix.db
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The empty database to copy into, e.g. postgres://pluralmatrix@localhost/pluralmatrix
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 /// An error and the exit code it maps to.
@@ -51,6 +61,7 @@ fn main() -> ExitCode {
         Cmd::Run => run(&path),
         Cmd::GenerateRegistration { output } => generate_registration(&path, output),
         Cmd::CheckConfig => check_config(&path),
+        Cmd::MigrateDb { from, to } => migrate_db(&from, &to),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -79,6 +90,26 @@ fn generate_registration(path: &std::path::Path, output: Option<PathBuf>) -> Res
         Some(out) => pluralmatrix::registration::write_private(&out, &yaml)
             .map_err(|e| other(format!("cannot write {}: {e}", out.display())))?,
     }
+    Ok(())
+}
+
+fn migrate_db(from: &str, to: &str) -> Result<(), Failure> {
+    use pluralmatrix::db::redact_url;
+    for url in [from, to] {
+        pluralmatrix::db::Backend::of(url).map_err(bad_config)?;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(other)?;
+    let report = runtime.block_on(pluralmatrix::db::migrate_db(from, to)).map_err(other)?;
+    for (table, rows) in &report.tables {
+        println!("{table}: {rows}");
+    }
+    println!(
+        "copied {} rows in {} tables from {} to {}; point database.url at the new database before starting the daemon",
+        report.rows(),
+        report.tables.len(),
+        redact_url(from),
+        redact_url(to)
+    );
     Ok(())
 }
 

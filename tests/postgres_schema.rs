@@ -60,7 +60,7 @@ async fn sqlite_columns() -> Columns {
     let mut out = Columns::new();
     for table in tables {
         let sql = format!("SELECT name, type, \"notnull\", pk FROM pragma_table_info('{table}')");
-        let cols: Vec<(String, String, bool, i64)> =
+        let cols: Vec<(String, String, i64, i64)> =
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(db.pool()).await.unwrap();
         for (name, kind, not_null, pk) in cols {
             let kind = match kind.to_uppercase().as_str() {
@@ -71,7 +71,7 @@ async fn sqlite_columns() -> Columns {
                 other => panic!("{table}.{name}: a type the PostgreSQL schema has no word for: {other}"),
             };
             // SQLite does not mark primary-key columns NOT NULL; PostgreSQL does.
-            out.insert((table.clone(), name), (kind.to_owned(), !not_null && pk == 0));
+            out.insert((table.clone(), name), (kind.to_owned(), not_null == 0 && pk == 0));
         }
     }
     out

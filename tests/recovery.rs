@@ -15,13 +15,15 @@ use support::*;
 
 async fn secrets_stored(env: &TestEnv, user: &UserId) -> bool {
     let pool = env.db().await;
-    let stored: Option<bool> = sqlx::query_scalar("SELECT secrets_stored FROM crypto_identities WHERE user_id = $1")
-        .bind(user.as_str())
-        .fetch_optional(&pool)
-        .await
-        .unwrap();
+    let stored: Option<i64> = sqlx::query_scalar(
+        "SELECT CASE WHEN secrets_stored THEN 1 ELSE 0 END FROM crypto_identities WHERE user_id = $1",
+    )
+    .bind(user.as_str())
+    .fetch_optional(&pool)
+    .await
+    .unwrap();
     pool.close().await;
-    stored.unwrap_or(false)
+    stored == Some(1)
 }
 
 /// The ghost's devices as the observer's client sees them: (ID, signed by its owner).

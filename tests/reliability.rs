@@ -153,11 +153,9 @@ async fn killed_daemon_replayed_and_duplicated_transactions_proxy_once() {
     loop {
         let pool = env.db().await;
         let like = format!("%{}%", original);
-        let copies: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM journal WHERE CAST(body AS TEXT) LIKE $1")
-            .bind(like)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+        let body = if env.postgres() { "convert_from(body, 'UTF8')" } else { "CAST(body AS TEXT)" };
+        let sql = format!("SELECT COUNT(*) FROM journal WHERE {body} LIKE $1");
+        let copies: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(like).fetch_one(&pool).await.unwrap();
         pool.close().await;
         if copies >= 3 {
             break;
@@ -200,8 +198,7 @@ async fn unprocessed_journal_entries_resume_after_restart() {
         "origin_server_ts": 1, "content": {"msgtype": "m.text", "body": "a: from the journal"}
     });
     {
-        let url = format!("sqlite://{}", env.db_path().display());
-        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let pool = env.db().await;
         sqlx::query(
             "INSERT INTO journal (txn_id, body_hash, body, received_at) VALUES ('stored-before-crash', 'h', $1, 0)",
         )

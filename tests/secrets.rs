@@ -34,13 +34,18 @@ async fn secrets_never_reach_the_log_even_at_trace() {
     let log: String =
         (1..=8).filter_map(|n| std::fs::read_to_string(env.root.join(format!("daemon-{n}.log"))).ok()).collect();
     assert!(log.contains("TRACE") && log.len() > 100_000, "the daemon logged at trace ({} bytes)", log.len());
-    let secrets = [
+    let db_password = url::Url::parse(&env.db_url).unwrap().password().unwrap_or_default().to_owned();
+    assert_eq!(env.postgres(), !db_password.is_empty(), "the harness gives PostgreSQL URLs a password");
+    let mut secrets = vec![
         ("as_token", env.as_token.clone()),
         ("hs_token", env.hs_token.clone()),
         ("master key (hex)", hex::encode(&key)),
         ("master key (HEX)", hex::encode_upper(&key)),
         ("master key (bytes)", format!("{:?}", &key[..])),
     ];
+    if env.postgres() {
+        secrets.push(("database password", db_password));
+    }
     for (what, secret) in secrets {
         assert!(!secret.is_empty());
         assert!(!log.contains(&secret), "the {what} is in the daemon's log");

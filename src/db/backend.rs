@@ -151,7 +151,8 @@ pub async fn lock_database(url: &str) -> DbResult<DatabaseLock> {
             use sqlx::Connection;
             sqlx::any::install_default_drivers();
             let mut conn = sqlx::AnyConnection::connect(url).await?;
-            let got: Flag = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(DAEMON_LOCK).fetch_one(&mut conn).await?;
+            let got: Flag =
+                sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(DAEMON_LOCK).fetch_one(&mut conn).await?;
             if got.0 { Ok(DatabaseLock::Postgres(conn)) } else { Err(refuse(redact_url(url))) }
         }
     }

@@ -175,12 +175,7 @@ impl Db {
     }
 }
 
-async fn queue_events(
-    tx: &mut super::Tx,
-    seq: i64,
-    events: &[QueuedEvent],
-    now: i64,
-) -> DbResult<()> {
+async fn queue_events(tx: &mut super::Tx, seq: i64, events: &[QueuedEvent], now: i64) -> DbResult<()> {
     for e in events {
         sqlx::query(
             "INSERT INTO room_events (event_id, room_id, lane, journal_seq, body, received_at) \

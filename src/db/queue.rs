@@ -187,14 +187,9 @@ impl Db {
             super::Backend::Sqlite => "json_extract(body, '$.origin_server_ts')",
             super::Backend::Postgres => "CAST(CAST(body AS JSONB) ->> 'origin_server_ts' AS BIGINT)",
         };
-        let sql = format!(
-            "SELECT MIN({ts}) FROM room_events WHERE room_id = $1 AND received_at >= $2 AND journal_seq > 0"
-        );
-        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-        .bind(room_id)
-        .bind(since)
-        .fetch_one(self.pool())
-        .await?)
+        let sql =
+            format!("SELECT MIN({ts}) FROM room_events WHERE room_id = $1 AND received_at >= $2 AND journal_seq > 0");
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(room_id).bind(since).fetch_one(self.pool()).await?)
     }
 
     /// Whether the event is queued or was handled.

@@ -61,6 +61,31 @@ pub struct TestEnv {
     pub faults: String,
     /// `RUST_LOG` for the next daemon start.
     pub rust_log: String,
+    /// The daemon's database: a SQLite file in `root`, or a database of its own on the
+    /// PostgreSQL server named by `PLURALMATRIX_TEST_POSTGRES` (`scripts/test.sh` runs the suite
+    /// once on each).
+    pub db_url: String,
+}
+
+/// The PostgreSQL server the suite runs on, if it runs on one.
+pub fn postgres_server() -> Option<String> {
+    std::env::var("PLURALMATRIX_TEST_POSTGRES").ok().filter(|s| !s.is_empty())
+}
+
+/// A new, empty database on the test PostgreSQL server; its URL.
+pub async fn new_postgres_database(server: &str) -> String {
+    use sqlx::{Connection, Executor};
+    sqlx::any::install_default_drivers();
+    let name = format!("t_{:016x}", rand::random::<u64>());
+    let mut conn = sqlx::AnyConnection::connect(server).await.expect("the test PostgreSQL server");
+    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
+    conn.close().await.unwrap();
+    // The server trusts 127.0.0.1, so any password passes: one is set so that
+    // `tests/secrets.rs` can check that it never reaches the log.
+    let mut url = url::Url::parse(server).unwrap();
+    url.set_password(Some(&format!("pw{:016x}", rand::random::<u64>()))).unwrap();
+    url.set_path(&name);
+    url.to_string()
 }
 
 impl TestEnv {
@@ -80,10 +105,14 @@ impl TestEnv {
         std::fs::create_dir_all(&root).unwrap();
         let as_port = free_port();
         let config_path = root.join("config.toml");
+        let db_url = match postgres_server() {
+            Some(server) => new_postgres_database(&server).await,
+            None => format!("sqlite://{}", root.join("data/pluralmatrix.db").display()),
+        };
         std::fs::write(
             &config_path,
             format!(
-                "[homeserver]\nurl = \"http://127.0.0.1:1\"\ndomain = \"localhost\"\n\n[appservice]\nlisten = \"127.0.0.1:{as_port}\"\nurl = \"http://127.0.0.1:{as_port}\"\nas_token = \"\"\nhs_token = \"\"\n\n[database]\nurl = \"sqlite://data/pluralmatrix.db\"\n{extra_config}"
+                "[homeserver]\nurl = \"http://127.0.0.1:1\"\ndomain = \"localhost\"\n\n[appservice]\nlisten = \"127.0.0.1:{as_port}\"\nurl = \"http://127.0.0.1:{as_port}\"\nas_token = \"\"\nhs_token = \"\"\n\n[database]\nurl = \"{db_url}\"\n{extra_config}"
             ),
         )
         .unwrap();
@@ -122,6 +151,7 @@ impl TestEnv {
             daemon_starts: 0,
             faults: String::new(),
             rust_log: "info,pluralmatrix=debug,sqlx=warn".into(),
+            db_url,
         }
     }
 
@@ -129,8 +159,9 @@ impl TestEnv {
         format!("http://127.0.0.1:{}", self.as_port)
     }
 
-    pub fn db_path(&self) -> PathBuf {
-        self.root.join("data/pluralmatrix.db")
+    /// Whether this environment's daemon runs on PostgreSQL.
+    pub fn postgres(&self) -> bool {
+        self.db_url.starts_with("postgres")
     }
 
     /// Starts the daemon and waits until `/health` says ready.
@@ -280,10 +311,11 @@ impl TestEnv {
         User { client, user_id, sync_task: Default::default() }
     }
 
-    /// Reads the daemon's database (WAL mode allows it while the daemon runs).
-    pub async fn db(&self) -> sqlx::SqlitePool {
-        let url = format!("sqlite://{}?mode=ro", self.db_path().display());
-        sqlx::SqlitePool::connect(&url).await.unwrap()
+    /// The daemon's database, while it runs (SQLite's WAL mode allows that). Boolean columns
+    /// read through `Any` need `col IS TRUE` on SQLite (see `pluralmatrix::db::Flag`).
+    pub async fn db(&self) -> sqlx::AnyPool {
+        sqlx::any::install_default_drivers();
+        sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&self.db_url).await.unwrap()
     }
 
     /// Whether the journal holds a transaction with this ID.
