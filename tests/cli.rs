@@ -212,9 +212,49 @@ fn deploy_files_refer_to_what_exists() {
     assert!(unit.contains("ExecStart=/usr/local/bin/pluralmatrix run") && unit.contains("LimitNOFILE="));
     let compose = std::fs::read_to_string(root.join("deploy/compose/compose.yaml")).unwrap();
     assert!(compose.contains("dockerfile: deploy/Containerfile"));
+    for mount in compose.lines().filter_map(|l| l.trim().strip_prefix("- ./")) {
+        let file = mount.split(':').next().unwrap();
+        if file.contains('.') {
+            assert!(root.join("deploy/compose").join(file).exists(), "compose mounts {file}, which is missing");
+        }
+    }
+    let setup = std::fs::read_to_string(root.join("deploy/compose/setup.sh")).unwrap();
+    assert!(setup.contains("url = \"postgres://pluralmatrix:pluralmatrix@postgres:5432/pluralmatrix\""));
     assert!(root.join("deploy/synapse-appservice.yaml").exists() && root.join("deploy/compose/setup.sh").exists());
     let snippet = std::fs::read_to_string(root.join("deploy/synapse-appservice.yaml")).unwrap();
     for key in ["msc2409_to_device_messages_enabled", "msc3202_transaction_extensions", "app_service_config_files"] {
         assert!(snippet.contains(key), "{key}");
     }
+}
+
+#[test]
+fn migrate_db_copies_once_and_explains_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let db =
+            pluralmatrix::db::Db::connect(&format!("sqlite://{}", dir.path().join("a.db").display())).await.unwrap();
+        let system = db.create_system("@a:x", "a", Some("Copied"), None, 1).await.unwrap();
+        db.create_member(system.id, "Alice", None, 1).await.unwrap();
+        db.close().await;
+    });
+    let (code, out, err) = pm(dir.path(), &["migrate-db", "--from", "sqlite://a.db", "--to", "sqlite://b.db"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.lines().any(|l| l == "systems: 1") && out.lines().any(|l| l == "members: 1"), "{out}");
+    assert!(out.contains("copied ") && out.contains("point database.url at the new database"), "{out}");
+    let copied = runtime.block_on(async {
+        let db =
+            pluralmatrix::db::Db::connect(&format!("sqlite://{}", dir.path().join("b.db").display())).await.unwrap();
+        db.system_for_account("@a:x").await.unwrap().and_then(|s| s.name)
+    });
+    assert_eq!(copied.as_deref(), Some("Copied"));
+
+    let (code, _, err) = pm(dir.path(), &["migrate-db", "--from", "sqlite://a.db", "--to", "sqlite://b.db"]);
+    assert_eq!(code, 1);
+    one_line(&err);
+    assert!(err.contains("already holds data"), "{err}");
+    let (code, _, err) = pm(dir.path(), &["migrate-db", "--from", "sqlite://a.db", "--to", "mysql://x/y"]);
+    assert_eq!(code, 2);
+    one_line(&err);
+    assert!(err.contains("neither a sqlite: nor a postgres:// URL"), "{err}");
 }

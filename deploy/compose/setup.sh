@@ -17,7 +17,7 @@ as_token = ""
 hs_token = ""
 
 [database]
-url = "sqlite://pluralmatrix.db"
+url = "postgres://pluralmatrix:pluralmatrix@postgres:5432/pluralmatrix"
 TOML
 fi
 # generate-registration fills in the tokens and writes the registration Synapse reads.
