@@ -43,7 +43,8 @@ pub enum RunError {
 /// lists and admin users from.
 pub async fn run(config: Config, config_path: Option<std::path::PathBuf>) -> Result<(), RunError> {
     // Held until the process ends: no second daemon on this database.
-    let _database_lock = crate::db::lock_database(&config.database.url).await?;
+    let database_lock = crate::db::lock_database(&config.database.url).await?;
+    let lock_lost = tokio::spawn(database_lock.keep(config.database.url.clone(), Duration::from_secs(15)));
     let db = Db::connect(&config.database.url).await?;
     let retry = RetryPolicy { max_attempts: config.homeserver.retry_attempts, ..RetryPolicy::default() };
     let mut hs = Homeserver::new(&config.homeserver.url, &config.appservice.as_token)?.with_retry(retry);
@@ -154,7 +155,13 @@ pub async fn run(config: Config, config_path: Option<std::path::PathBuf>) -> Res
     let engine_settings = EngineSettings { rooms_in_flight: config.engine.rooms_in_flight };
     let worker = tokio::spawn(Engine::new(db, bridge, wakers, engine_settings, txn_watch).run(stop_rx));
 
-    let _ = signals.await;
+    let lost = tokio::select! {
+        _ = signals => None,
+        lost = lock_lost => lost.ok(),
+    };
+    if let Some(e) = &lost {
+        error!(error = %e, "stopping");
+    }
     reload.abort();
     info!("shutting down");
     let _ = stop_tx.send(true);
@@ -166,7 +173,7 @@ pub async fn run(config: Config, config_path: Option<std::path::PathBuf>) -> Res
         Err(_) => warn!("HTTP server did not stop in 5 s"),
         _ => {}
     }
-    Ok(())
+    lost.map_or(Ok(()), |e| Err(e.into()))
 }
 
 /// On SIGHUP, reads the config file again and puts its access lists and admin users in

@@ -147,13 +147,59 @@ pub async fn lock_database(url: &str) -> DbResult<DatabaseLock> {
                 Err(std::fs::TryLockError::Error(e)) => Err(DbError::Io(e)),
             }
         }
-        Backend::Postgres => {
-            use sqlx::Connection;
-            sqlx::any::install_default_drivers();
-            let mut conn = sqlx::AnyConnection::connect(url).await?;
-            let got: Flag =
-                sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(DAEMON_LOCK).fetch_one(&mut conn).await?;
-            if got.0 { Ok(DatabaseLock::Postgres(conn)) } else { Err(refuse(redact_url(url))) }
+        Backend::Postgres => match take_postgres_lock(url).await? {
+            Some(conn) => Ok(DatabaseLock::Postgres(conn)),
+            None => Err(refuse(redact_url(url))),
+        },
+    }
+}
+
+/// A connection holding the daemon's advisory lock, or `None` if another session holds it.
+async fn take_postgres_lock(url: &str) -> DbResult<Option<sqlx::AnyConnection>> {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url).await?;
+    let got: Flag =
+        sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(DAEMON_LOCK).fetch_one(&mut conn).await?;
+    Ok(got.0.then_some(conn))
+}
+
+impl DatabaseLock {
+    /// Holds the lock until the process ends; returns only if it is lost for good.
+    ///
+    /// A PostgreSQL session lock goes with its connection: if the server restarts or drops the
+    /// connection, another daemon could take it. So the connection is checked every
+    /// `interval`; a lost one is replaced and the lock taken again (retrying while the server
+    /// is away). If another session took it meanwhile, this returns the error that says so,
+    /// and the daemon stops. A file lock cannot be lost: that one never returns.
+    pub async fn keep(self, url: String, interval: std::time::Duration) -> DbError {
+        let DatabaseLock::Postgres(mut conn) = self else {
+            let _held = self;
+            return std::future::pending().await;
+        };
+        loop {
+            tokio::time::sleep(interval).await;
+            if sqlx::query("SELECT 1").execute(&mut conn).await.is_ok() {
+                continue;
+            }
+            tracing::warn!("the connection holding the database lock is gone; taking the lock again");
+            conn = loop {
+                match take_postgres_lock(&url).await {
+                    Ok(Some(conn)) => break conn,
+                    Ok(None) => {
+                        return DbError::Invalid(format!(
+                            "lost the lock on the database {} to another pluralmatrix while the connection was \
+                             down; stopping so that the two do not both send",
+                            redact_url(&url)
+                        ));
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the database lock cannot be taken again yet; retrying");
+                        tokio::time::sleep(interval).await;
+                    }
+                }
+            };
+            tracing::info!("the database lock is held again");
         }
     }
 }
@@ -218,4 +264,63 @@ pub(crate) async fn create_test_database(server_url: &str) -> DbResult<String> {
     conn.close().await?;
     url.set_path(&name);
     Ok(url.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sqlx::Connection;
+
+    use super::*;
+
+    fn server() -> Option<String> {
+        std::env::var("PLURALMATRIX_TEST_POSTGRES").ok().filter(|s| !s.is_empty())
+    }
+
+    /// Ends the session that holds the lock, as a server restart or a network cut would.
+    async fn cut(lock: &mut DatabaseLock, admin: &mut sqlx::AnyConnection) {
+        let DatabaseLock::Postgres(conn) = lock else { panic!("not a PostgreSQL lock") };
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut *conn).await.unwrap();
+        sqlx::query("SELECT pg_terminate_backend($1)").bind(pid).execute(&mut *admin).await.unwrap();
+    }
+
+    /// Regression: the PostgreSQL lock went with its connection, so after a server restart a
+    /// second daemon could start beside the first.
+    #[tokio::test]
+    async fn a_lost_postgres_lock_is_taken_again_or_the_daemon_stops() {
+        let Some(server) = server() else { return };
+        let url = create_test_database(&server).await.unwrap();
+        let mut admin = sqlx::AnyConnection::connect(&url).await.unwrap();
+        let interval = Duration::from_millis(50);
+
+        // Nobody else wants it: the lock is taken again, and a second daemon is still refused.
+        let mut first = lock_database(&url).await.unwrap();
+        cut(&mut first, &mut admin).await;
+        let keeper = tokio::spawn(first.keep(url.clone(), interval));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!keeper.is_finished());
+        let err = lock_database(&url).await.unwrap_err().to_string();
+        assert!(err.contains("another pluralmatrix is running"), "{err}");
+        keeper.abort();
+        let _ = keeper.await;
+
+        // Another took it while the connection was down: the first one gives up, saying why.
+        tokio::time::sleep(interval * 4).await;
+        let mut first = lock_database(&url).await.unwrap();
+        cut(&mut first, &mut admin).await;
+        let second = lock_database(&url).await.unwrap();
+        let err = tokio::time::timeout(Duration::from_secs(10), first.keep(url.clone(), interval)).await.unwrap();
+        assert!(err.to_string().contains("lost the lock on the database"), "{err}");
+        drop(second);
+    }
+
+    #[test]
+    fn urls_name_their_backend_and_passwords_stay_hidden() {
+        assert_eq!(Backend::of("sqlite://x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(Backend::of("postgresql://h/d").unwrap(), Backend::Postgres);
+        let err = Backend::of("mysql://u:hunter2@h/d").unwrap_err().to_string();
+        assert!(err.contains("mysql://u:***@h/d") && !err.contains("hunter2"), "{err}");
+        assert_eq!(redact_url("postgres://u:hunter2@h:5432/d"), "postgres://u:***@h:5432/d");
+    }
 }
