@@ -315,6 +315,28 @@ mod tests {
         drop(second);
     }
 
+    /// Writers take turns on PostgreSQL as on SQLite: members created at once with the same
+    /// name (each transaction reads the slugs taken, then inserts) all get slugs of their own.
+    /// Without the writer lock, PostgreSQL lets two read the same slugs, and one insert fails.
+    #[tokio::test]
+    async fn concurrent_read_then_write_transactions_take_turns() {
+        let db = crate::db::test_db().await;
+        let system = db.create_system("@a:x", "a", None, None, 1).await.unwrap();
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let db = db.clone();
+                tokio::spawn(async move { db.create_member(system.id, "Same", None, 2).await })
+            })
+            .collect();
+        let mut slugs = Vec::new();
+        for task in tasks {
+            slugs.push(task.await.unwrap().unwrap().slug);
+        }
+        slugs.sort();
+        slugs.dedup();
+        assert_eq!(slugs.len(), 8, "{slugs:?}");
+    }
+
     #[test]
     fn urls_name_their_backend_and_passwords_stay_hidden() {
         assert_eq!(Backend::of("sqlite://x.db").unwrap(), Backend::Sqlite);
