@@ -119,11 +119,18 @@ fn mask(secret: &str) -> String {
     if secret.is_empty() { String::new() } else { format!("<set, {} characters>", secret.chars().count()) }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     /// `sqlite://path` (relative paths resolve against the config file) or `postgres://…`.
     pub url: String,
+}
+
+/// Shows the URL with its password (if any) masked.
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig").field("url", &crate::db::redact_url(&self.url)).finish()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -403,6 +410,7 @@ impl Config {
         for token in [&mut shown.appservice.as_token, &mut shown.appservice.hs_token] {
             *token = mask(token);
         }
+        shown.database.url = crate::db::redact_url(&shown.database.url);
         toml::to_string(&shown).unwrap_or_else(|e| format!("# could not render: {e}\n"))
     }
 }

@@ -98,3 +98,15 @@ fn masking_hides_tokens() {
     assert!(!debug.contains("secret-as") && !debug.contains("secret-hs"), "{debug}");
     assert!(debug.contains("<set, 9 characters>") && debug.contains("bot_localpart"), "{debug}");
 }
+
+/// Regression: the PostgreSQL password in `database.url` was printed by `check-config`.
+#[test]
+fn masking_hides_the_database_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "[appservice]\nas_token = \"a\"\nhs_token = \"h\"\n[database]\nurl = \"postgres://pm:hunter2@db.example:5432/pm\"\n";
+    let c = load(&write(dir.path(), text), true).unwrap().config;
+    assert_eq!(c.database.url, "postgres://pm:hunter2@db.example:5432/pm", "the daemon still gets it");
+    let shown = format!("{} {c:?}", c.masked_toml());
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(shown.contains("postgres://pm:***@db.example:5432/pm"), "{shown}");
+}

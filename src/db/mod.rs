@@ -1,7 +1,9 @@
-//! The daemon's own database (sqlx; SQLite in WAL mode today). Migrations are embedded and
-//! run on connect. Each submodule owns the queries of one concern.
+//! The daemon's own database (sqlx's `Any` driver: SQLite in WAL mode, or PostgreSQL; see
+//! `backend`). Migrations are embedded and run on connect. Each submodule owns the queries of
+//! one concern.
 
 mod admin;
+mod backend;
 mod crypto;
 mod deletion;
 mod dm;
@@ -20,8 +22,6 @@ mod queue;
 mod settings;
 mod switches;
 mod systems;
-
-mod backend;
 
 use sqlx::AnyPool;
 
