@@ -493,7 +493,19 @@ impl User {
 
     /// Polls until `pred` holds for some event; returns it.
     pub async fn wait_for(&self, room_id: &RoomId, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + WAIT;
+        self.wait_for_within(room_id, what, WAIT, pred).await
+    }
+
+    /// Like `wait_for`, with a bound of its own (for bulk work, which is slower in a debug
+    /// build, and slower on PostgreSQL, where every query is a round trip).
+    pub async fn wait_for_within(
+        &self,
+        room_id: &RoomId,
+        what: &str,
+        bound: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + bound;
         loop {
             if let Some(found) = self.messages(room_id).await.into_iter().find(|e| pred(e)) {
                 return found;
