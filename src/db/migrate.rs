@@ -6,7 +6,10 @@
 //! row counts are compared. The tables and columns are read from the databases themselves,
 //! so a column added by a later migration is copied without a change here.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    str::FromStr,
+};
 
 use futures_util::TryStreamExt;
 use sqlx::{
@@ -67,6 +70,12 @@ pub async fn migrate_db(from: &str, to: &str) -> DbResult<CopyReport> {
     if from == to {
         return Err(DbError::Invalid("--from and --to name the same database".into()));
     }
+    if Backend::of(from)? == Backend::Sqlite {
+        let path = sqlx::sqlite::SqliteConnectOptions::from_str(from)?.get_filename().to_owned();
+        if !path.exists() {
+            return Err(DbError::Invalid(format!("there is no database at {} to copy", path.display())));
+        }
+    }
     let in_use = |url: &str, e: DbError| {
         DbError::Invalid(format!("{}: {e} (stop the daemon before migrating)", redact_url(url)))
     };
@@ -82,6 +91,13 @@ pub async fn migrate_db(from: &str, to: &str) -> DbResult<CopyReport> {
                 table.name
             )));
         }
+    }
+    let mut total = 0;
+    for table in &tables {
+        total += count(source.pool(), &table.name).await?;
+    }
+    if total == 0 {
+        return Err(DbError::Invalid(format!("{} holds nothing to copy", redact_url(from))));
     }
     let mut tx = dest.write_tx().await?;
     if dest.backend() == Backend::Sqlite {

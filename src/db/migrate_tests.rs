@@ -128,6 +128,14 @@ async fn a_destination_with_data_or_a_database_in_use_is_refused() {
     assert!(err.contains("stop the daemon"), "{err}");
     drop(held);
     assert_eq!(migrate_db(&a, &a).await.unwrap_err().to_string(), "database: --from and --to name the same database");
+    // A mistyped source is not created empty and "copied".
+    let missing = sqlite_url(&dir, "typo.db");
+    let err = migrate_db(&missing, &c).await.unwrap_err().to_string();
+    assert!(err.contains("there is no database at") && !dir.path().join("typo.db").exists(), "{err}");
+    let empty = sqlite_url(&dir, "empty.db");
+    Db::connect(&empty).await.unwrap().close().await;
+    let err = migrate_db(&empty, &c).await.unwrap_err().to_string();
+    assert!(err.contains("holds nothing to copy"), "{err}");
     if let Some(server) = server() {
         let pg = create_test_database(&server).await.unwrap();
         let held = lock_database(&pg).await.unwrap();
