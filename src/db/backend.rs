@@ -83,8 +83,13 @@ pub(super) async fn connect(url: &str) -> DbResult<(Backend, AnyPool, AnyPool)> 
 /// SQLite connections in WAL mode with foreign keys on (sqlx's default) and a 10 s busy
 /// timeout; `synchronous` as asked.
 async fn sqlite_pool(url: &str, max: u32, synchronous: &'static str) -> DbResult<AnyPool> {
+    // `Any` opens each connection from the URL again, and each in-memory one is a new, empty
+    // database: the one connection of an in-memory pool must never be closed and replaced.
+    let keep = !url.contains(":memory:");
     Ok(AnyPoolOptions::new()
         .max_connections(max)
+        .idle_timeout(keep.then_some(std::time::Duration::from_secs(600)))
+        .max_lifetime(keep.then_some(std::time::Duration::from_secs(1800)))
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 use sqlx::Executor;

@@ -84,21 +84,7 @@ pub async fn migrate_db(from: &str, to: &str) -> DbResult<CopyReport> {
     let source = Db::connect(from).await?;
     let dest = Db::connect(to).await?;
     let tables = ordered(tables(&dest).await?)?;
-    for table in &tables {
-        if count(dest.pool(), &table.name).await? > 0 {
-            return Err(DbError::Invalid(format!(
-                "the destination already holds data (table {}); migrate-db copies into an empty database only",
-                table.name
-            )));
-        }
-    }
-    let mut total = 0;
-    for table in &tables {
-        total += count(source.pool(), &table.name).await?;
-    }
-    if total == 0 {
-        return Err(DbError::Invalid(format!("{} holds nothing to copy", redact_url(from))));
-    }
+    check_copyable(&source, &dest, &tables, from).await?;
     let mut tx = dest.write_tx().await?;
     if dest.backend() == Backend::Sqlite {
         // Rows arrive parents first, but a table may point at itself.
@@ -110,27 +96,51 @@ pub async fn migrate_db(from: &str, to: &str) -> DbResult<CopyReport> {
         report.tables.push((table.name.clone(), n));
     }
     if dest.backend() == Backend::Postgres {
-        for table in &tables {
-            for column in table.columns.iter().filter(|c| c.identity) {
-                let sql = format!(
-                    "SELECT setval(pg_get_serial_sequence('{t}', '{c}'), COALESCE(MAX({c}), 0) + 1, false) FROM {t}",
-                    t = table.name,
-                    c = column.name
-                );
-                sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await?;
-            }
-        }
+        move_sequences(&mut tx, &tables).await?;
     }
     tx.commit().await?;
-    for (name, n) in &report.tables {
-        let (copied, there) = (*n, count(dest.pool(), name).await?);
-        if copied != there || count(source.pool(), name).await? != there {
+    for (name, copied) in &report.tables {
+        let there = count(dest.pool(), name).await?;
+        if *copied != there || count(source.pool(), name).await? != there {
             return Err(DbError::Invalid(format!("table {name}: {copied} rows copied but {there} arrived")));
         }
     }
     source.close().await;
     dest.close().await;
     Ok(report)
+}
+
+/// The destination must be empty and the source must not be.
+async fn check_copyable(source: &Db, dest: &Db, tables: &[Table], from: &str) -> DbResult<()> {
+    let mut total = 0;
+    for table in tables {
+        if count(dest.pool(), &table.name).await? > 0 {
+            return Err(DbError::Invalid(format!(
+                "the destination already holds data (table {}); migrate-db copies into an empty database only",
+                table.name
+            )));
+        }
+        total += count(source.pool(), &table.name).await?;
+    }
+    if total == 0 {
+        return Err(DbError::Invalid(format!("{} holds nothing to copy", redact_url(from))));
+    }
+    Ok(())
+}
+
+/// PostgreSQL: each identity column's sequence goes on after the highest ID copied.
+async fn move_sequences(tx: &mut Tx, tables: &[Table]) -> DbResult<()> {
+    for table in tables {
+        for column in table.columns.iter().filter(|c| c.identity) {
+            let sql = format!(
+                "SELECT setval(pg_get_serial_sequence('{t}', '{c}'), COALESCE(MAX({c}), 0) + 1, false) FROM {t}",
+                t = table.name,
+                c = column.name
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut **tx).await?;
+        }
+    }
+    Ok(())
 }
 
 async fn count(pool: &AnyPool, table: &str) -> DbResult<u64> {
