@@ -39,13 +39,25 @@ install_venv() {
   exec 9>&-
 }
 
+# A free port in 14000-19999: below Linux's ephemeral range (32768+), where outgoing
+# connections take their ports, and apart from the test daemons' 20000-31999. Random, so that
+# tests starting Synapses at once rarely pick the same one (and `start` checks it got its own).
 free_port() {
   "$VENV/bin/python" - <<'PY'
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()
+import random, socket
+for _ in range(200):
+    port = random.randint(14000, 19999)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    raise SystemExit("no free port in 14000-19999")
 PY
 }
 
@@ -158,11 +170,32 @@ start() {
   if [ -f "$dir/homeserver.pid" ] && kill -0 "$(cat "$dir/homeserver.pid")" 2>/dev/null; then
     die "a server is already running in $dir"
   fi
-  if [ "$port" = "0" ]; then port=$(free_port); fi
-  write_config "$dir" "$port" "${#extras[@]}"
+  # With a port of 0, a port is picked, and picked again (up to 3 times) if another process
+  # took it first.
+  local auto=0 attempt
+  [ "$port" = "0" ] && auto=1
+  for attempt in 1 2 3; do
+    [ "$auto" = 1 ] && port=$(free_port)
+    if launch "$dir" "$port" "$reg" "${#extras[@]}" "${extras[@]+"${extras[@]}"}"; then return 0; fi
+    [ "$auto" = 1 ] || break
+    echo "synapse.sh: port $port was taken (attempt $attempt); trying another" >&2
+  done
+  echo "synapse.sh: Synapse exited during start-up; last log lines:" >&2
+  tail -n 30 "$dir/stdout.log" "$dir/homeserver.log" >&2 || true
+  exit 1
+}
+
+# Starts Synapse in DIR on PORT with the registration REG (and N_EXTRAS more) and waits until
+# it answers. It counts as started only when its
+# own log says it listens on PORT: a Synapse of another test that took the port first also
+# answers there. Returns 1 if it could not listen on PORT; dies on other failures.
+launch() {
+  local dir="$1" port="$2" reg="$3" n_extras="$4"
+  shift 4
+  local extras=("$@") i
+  write_config "$dir" "$port" "$n_extras"
   cp "$reg" "$dir/appservice.yaml"
   rm -f "$dir"/appservice-[0-9]*.yaml
-  local i
   for ((i = 0; i < ${#extras[@]}; i++)); do cp "${extras[$i]}" "$dir/appservice-$((i + 2)).yaml"; done
   : >"$dir/homeserver.log"
   "$VENV/bin/python" -m synapse.app.homeserver --config-path "$dir/homeserver.yaml" \
@@ -173,7 +206,8 @@ start() {
   echo "$pid" >"$dir/synapse.pid"
   local url="http://127.0.0.1:$port"
   for _ in $(seq 1 240); do
-    if curl -fsS "$url/_matrix/client/versions" >/dev/null 2>&1; then
+    if kill -0 "$pid" 2>/dev/null && grep -qE "Synapse now listening on TCP port $port\$" "$dir/homeserver.log" \
+      && curl -fsS "$url/_matrix/client/versions" >/dev/null 2>&1; then
       cat >"$dir/synapse.env" <<ENV
 SYNAPSE_URL=$url
 SYNAPSE_PID=$pid
@@ -183,6 +217,7 @@ ENV
       return 0
     fi
     if ! kill -0 "$pid" 2>/dev/null; then
+      grep -qs "Address already in use" "$dir/stdout.log" "$dir/homeserver.log" && return 1
       echo "synapse.sh: Synapse exited during start-up; last log lines:" >&2
       tail -n 30 "$dir/stdout.log" "$dir/homeserver.log" >&2 || true
       exit 1
